@@ -211,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     _add_validate_parser(subparsers)
     _add_simulate_parser(subparsers)
+    from pyro_causalmmm.cli_model import add_demo_parser, add_fit_parser
+
+    add_fit_parser(subparsers, add_data_arguments)
+    add_demo_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,16 @@
+"""Shared fixtures: every test starts from a clean Pyro param store and fixed seeds."""
+
+from __future__ import annotations
+
+import pyro
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _clean_pyro_state():
+    pyro.clear_param_store()
+    pyro.set_rng_seed(0)
+    torch.set_num_threads(2)
+    yield
+    pyro.clear_param_store()
