@@ -58,15 +58,34 @@ class CausalMMMModel(nn.Module):
         return dist.RelaxedBernoulli(torch.tensor(self.config.tau), logits=logits).to_event(1)
 
     def decode(
-        self, x: torch.Tensor, adj: torch.Tensor, context: torch.Tensor, feedback_from=None
+        self, x: torch.Tensor, adj: torch.Tensor, context: torch.Tensor, feedback=None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Decoder mean ``(shop, time, node)`` plus Hill shape and inflexion ``(shop, time)``."""
-        raw = self.decoder(x, adj, feedback_from)
+        """Decoder mean ``(shop, time, node)`` plus Hill shape and inflexion ``(shop, time)``.
+
+        ``feedback`` ``(shop, time)`` bool marks steps whose input is the decoder's own
+        prediction (see :class:`MessagePassingDecoder`)."""
+        raw = self.decoder(x, adj, feedback)
         a, g = self.saturation(context)
         if self.config.no_saturation:
             return raw, a, g
         target = saturate(raw[..., -1], a, g)
         return torch.cat([raw[..., :-1], target[..., None]], dim=-1), a, g
+
+    def training_feedback(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """Per-shop feedback mask ``(shop, time)`` for training with ``pred_steps = M``:
+        the inputs of each shop's last ``M - 1`` observed steps are the decoder's own
+        predictions, so its last ``M`` predictions are 1..M steps ahead. None when M = 1.
+
+        Only the recurrent part is rolled out; the linear lag term is conditioned on
+        observed lags during training (its coefficients are integrated out against the
+        data), and rolled out with its posterior-mean coefficients when forecasting.
+        """
+        m = self.config.pred_steps
+        if m <= 1:
+            return None
+        lengths = mask.sum(-1, keepdim=True)
+        t = torch.arange(mask.shape[1], device=mask.device)[None, :]
+        return (t >= lengths - (m - 1)) & mask
 
     def sample_graph(self, batch: int, device) -> torch.Tensor:
         """Sample the ``z`` site (or the full graph for CM-FULL): ``(shop, edge)``."""
@@ -140,7 +159,7 @@ class CausalMMMModel(nn.Module):
             x, m, c = values[idx], mask[idx], context[idx]
             z = self.sample_graph(x.shape[0], x.device)
             adj = to_adjacency(z, self.n_nodes)
-            mu, a, g = self.decode(x, adj, c)
+            mu, a, g = self.decode(x, adj, c, self.training_feedback(m))
             pyro.deterministic("hill_shape", a, event_dim=1)
             pyro.deterministic("hill_inflexion", g, event_dim=1)
             pyro.factor("obs", self.log_likelihood(x, m, adj, mu))

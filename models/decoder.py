@@ -39,12 +39,14 @@ class EdgeMessage(nn.Module):
 class MessagePassingDecoder(nn.Module):
     """One-step-ahead predictions of every node given the graph.
 
-    ``forward(x, adj, feedback_from)``: ``x`` ``(shop, time, node)`` standardized values,
-    ``adj`` ``(shop, cause, effect)`` edge weights z (zero diagonal). Returns ``pred``
-    ``(shop, time, node)`` where ``pred[:, t]`` predicts ``x[:, t]`` from steps ``< t``
-    (``pred[:, 0]`` is the readout of the empty history). For ``t >= feedback_from`` the
-    decoder's input at step ``t-1`` is its own prediction instead of the data (multi-step
-    forecasting). Raw readouts for the target are returned in ``pred[..., -1]``: the
+    ``forward(x, adj, feedback)``: ``x`` ``(shop, time, node)`` standardized values,
+    ``adj`` ``(shop, cause, effect)`` edge weights z (zero diagonal), ``feedback``
+    ``(shop, time)`` bool or None. Returns ``pred`` ``(shop, time, node)`` where
+    ``pred[:, t]`` predicts ``x[:, t]`` from steps ``< t`` (``pred[:, 0]`` is the readout
+    of the empty history). Where ``feedback[:, t]`` is true the decoder reads its own
+    prediction of step ``t`` instead of ``x[:, t]`` (multi-step forecasting: burn-in on
+    data, then predictions fed back; forecasting past the data is the same recursion).
+    Raw readouts for the target are returned in ``pred[..., -1]``: the
     caller applies the S-curve.
 
     Claim 1: node j's state only ever receives x_j and messages m_ij weighted by z_ij,
@@ -64,18 +66,18 @@ class MessagePassingDecoder(nn.Module):
         self.readout = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
     def forward(
-        self, x: torch.Tensor, adj: torch.Tensor, feedback_from: int | None = None
+        self, x: torch.Tensor, adj: torch.Tensor, feedback: torch.Tensor | None = None
     ) -> torch.Tensor:
         B, T, D = x.shape
         H, W = self.hidden, self.window
-        if feedback_from is None:
-            feedback_from = T
         h = x.new_zeros(B * D, H)
         win = x.new_zeros(B, D, W)
         emb = self.embed.expand(B, D, -1).reshape(B * D, -1)
         preds = [self.readout(h).view(B, D)]
         for t in range(T - 1):
-            inp = x[:, t] if t + 1 < feedback_from else preds[-1]
+            inp = x[:, t]
+            if feedback is not None:
+                inp = torch.where(feedback[:, t, None], preds[-1], inp)
             win = torch.cat([win[:, :, 1:], inp[:, :, None]], dim=-1)
             msg = torch.einsum("bij,bijh->bjh", adj, self.message(win))
             gru_in = torch.cat([inp.reshape(B * D, 1), msg.reshape(B * D, H), emb], dim=-1)

@@ -108,8 +108,11 @@ class CausalMMM:
         self.guide.eval()
         with torch.no_grad():
             for x, m in zip(values.split(chunk_size), mask.split(chunk_size), strict=True):
-                out.append(to_adjacency(torch.sigmoid(self.guide.edge_logits(x, m)), n))
-        return torch.cat(out).double().numpy()
+                # sigmoid in float64: float32 rounds logits above ~17 to exactly 1.0, which
+                # would tie confident edges and blur their ranking
+                logits = self.guide.edge_logits(x, m).double()
+                out.append(to_adjacency(torch.sigmoid(logits), n))
+        return torch.cat(out).numpy()
 
     def edge_probabilities(self, data: MarketingMixData) -> pd.DataFrame:
         """Long table ``shop, cause, effect, p_edge`` (off-diagonal only, the user's labels);

@@ -15,7 +15,7 @@ _MODEL_FLAGS = {
     # flag: (ModelConfig field, type, help)
     "--hidden": ("hidden", int, "hidden width of every network (64)"),
     "--tau": ("tau", float, "relaxed-Bernoulli temperature (0.5)"),
-    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (1.0)"),
+    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (100)"),
     "--prior-edge-prob": ("prior_edge_prob", float, "prior probability of an edge (0.5)"),
     "--message-window": ("message_window", int, "sender values each message sees (3)"),
     "--linear-lags": ("linear_lags", int, "lags of the z-gated linear term; 0 = off (3)"),
@@ -43,7 +43,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="encoder sees raw series only (no per-edge lag statistics)",
     )
     train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=None, help="training epochs")
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
     train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
     train.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     train.add_argument(

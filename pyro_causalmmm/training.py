@@ -33,10 +33,10 @@ class TrainConfig:
     early). seed: reaches torch, numpy and Pyro. quiet: no progress bar.
     """
 
-    epochs: int = 60
+    epochs: int = 15
     batch_size: int = 16
-    lr: float = 5e-3
-    lr_decay: float = 0.97
+    lr: float = 2e-3
+    lr_decay: float = 0.88
     clip: float = 10.0
     val_fraction: float = 0.0
     patience: int = 0

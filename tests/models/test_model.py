@@ -108,8 +108,20 @@ def test_feedback_uses_predictions():
     adj = torch.ones(B, D, D)
     x2 = x.clone()
     x2[:, 12:] = 99.0  # data after the feedback point is never read
+    fb = torch.zeros(B, T, dtype=torch.bool)
+    fb[:, 12:] = True
     with torch.no_grad():
-        assert torch.allclose(dec(x, adj, feedback_from=12), dec(x2, adj, feedback_from=12))
+        assert torch.allclose(dec(x, adj, fb), dec(x2, adj, fb))
+        assert not torch.allclose(dec(x, adj), dec(x2, adj))
+
+
+def test_training_feedback_covers_each_shops_last_steps():
+    _, mask, _ = _data()  # shop 0 has 15 observed steps, the others 20
+    model = CausalMMMModel(ModelConfig(hidden=8, pred_steps=4), D, C)
+    fb = model.training_feedback(mask)
+    assert fb[0].nonzero().squeeze(-1).tolist() == [12, 13, 14]
+    assert fb[1].nonzero().squeeze(-1).tolist() == [17, 18, 19]
+    assert CausalMMMModel(ModelConfig(hidden=8), D, C).training_feedback(mask) is None
 
 
 def test_elbo_is_finite_and_kl_weighted_by_lambda():
