@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pyro_causalmmm.errors import ConfigError
+from pyro_causalmmm.errors import require as _check
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,3 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         return cls(**d)
 
-
-def _check(ok: bool, name: str, value, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{name}={value!r} is out of range; it must be {allowed}")

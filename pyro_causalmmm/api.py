@@ -181,17 +181,17 @@ class CausalMMM:
         try:
             meta = json.loads((directory / META_FILE).read_text())
             state = torch.load(directory / WEIGHTS_FILE, weights_only=True)
+            self = cls(ModelConfig.from_dict(meta["config"]))
+            self.node_names = list(meta["node_names"])
+            self.context_names = list(meta["context_names"])
+            self.context_loc = np.asarray(meta["context_loc"], dtype=np.float64)
+            self.context_scale = np.asarray(meta["context_scale"], dtype=np.float64)
         except FileNotFoundError as exc:
             raise ModelFileError(
                 f"{directory} is not a saved model: {exc.filename} is missing"
             ) from exc
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-            raise ModelFileError(f"cannot load model from {directory}: {exc}") from exc
-        self = cls(ModelConfig.from_dict(meta["config"]))
-        self.node_names = list(meta["node_names"])
-        self.context_names = list(meta["context_names"])
-        self.context_loc = np.asarray(meta["context_loc"], dtype=np.float64)
-        self.context_scale = np.asarray(meta["context_scale"], dtype=np.float64)
+            raise ModelFileError(f"cannot load model from {directory}: {exc!r}") from exc
         self._build(len(self.node_names), len(self.context_names))
         self.model.load_state_dict(
             {k[6:]: v for k, v in state.items() if k.startswith("model.")}

@@ -26,3 +26,9 @@ class TrainingError(CausalMMMError, RuntimeError):
 
 class ModelFileError(CausalMMMError, ValueError):
     """A saved model cannot be loaded or does not match the data it is used with."""
+
+
+def require(ok: bool, name: str, value: object, allowed: str) -> None:
+    """Raise :class:`ConfigError` naming the field, its value and the allowed range."""
+    if not ok:
+        raise ConfigError(f"{name}={value!r} is out of range; it must be {allowed}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pyro
@@ -17,7 +17,7 @@ import torch
 from pyro.infer import SVI, TraceMeanField_ELBO
 from pyro.optim import ClippedAdam
 
-from .errors import ConfigError, TrainingError
+from .errors import TrainingError, require
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,7 @@ class TrainConfig:
             (self.patience >= 0, "patience", ">= 0"),
         ]
         for ok, name, allowed in checks:
-            if not ok:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} is out of range; it must be {allowed}"
-                )
+            require(ok, name, getattr(self, name), allowed)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,9 +77,13 @@ class FitResult:
     train_shops: list[int] = field(default_factory=list)
     val_shops: list[int] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    model: object = field(default=None, repr=False)
+    guide: object = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready record (everything but the modules)."""
+        skip = {"model", "guide"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
 def seed_everything(seed: int) -> None:
@@ -117,7 +118,8 @@ def fit(
     )
     svi = SVI(model, guide, optim, loss=TraceMeanField_ELBO())
     result = FitResult(
-        train_shops=train_idx.tolist(), val_shops=val_idx.tolist(), config=cfg.to_dict()
+        train_shops=train_idx.tolist(), val_shops=val_idx.tolist(), config=cfg.to_dict(),
+        model=model, guide=guide,
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_idx)

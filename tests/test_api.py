@@ -129,3 +129,14 @@ def test_graph_recovery_well_above_chance():
     print("recovery", m)
     assert m["auroc_per_shop_mean"] > 0.85
     assert m["acc"] > 0.75
+
+
+def test_load_refuses_a_model_file_from_another_version(tmp_path, data):
+    mmm = CausalMMM(SMALL)
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=8))
+    mmm.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / META_FILE).read_text())
+    meta["config"]["no_such_setting"] = 1
+    (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="cannot load model"):
+        CausalMMM.load(tmp_path / "m")

@@ -36,6 +36,9 @@ def test_fit_records_losses_and_split():
     assert not set(result.val_shops) & set(result.train_shops)
     assert result.seconds > 0 and result.epochs_run == 4
     assert result.train_losses[-1] < result.train_losses[0]
+    assert result.model is _model and result.guide is _guide
+    record = result.to_dict()
+    assert "model" not in record and record["epochs_run"] == 4
 
 
 def test_early_stopping_stops():
