@@ -114,3 +114,63 @@ def test_ridge_auroc_on_simulated_data(mechanisms):
     )
     assert m["auroc_pooled"] > 0.8
     assert m["auroc_per_shop_mean"] > 0.8
+
+
+# --- PCMCI (ParCorr) baseline: optional dependency tigramite ---------------------
+
+
+def _one_edge_var(n_shops: int = 3, length: int = 150, seed: int = 1) -> np.ndarray:
+    """Three nodes, one lagged edge 0 -> 2 (lag 2); node 1 is independent noise."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=(n_shops, length, 3))
+    x = np.zeros((n_shops, length, 3))
+    for t in range(length):
+        x[:, t, 0] = 0.4 * x[:, t - 1, 0] + e[:, t, 0] if t else e[:, t, 0]
+        x[:, t, 1] = 0.4 * x[:, t - 1, 1] + e[:, t, 1] if t else e[:, t, 1]
+        x[:, t, 2] = (0.7 * x[:, t - 2, 0] if t >= 2 else 0.0) + 0.5 * e[:, t, 2]
+    return x
+
+
+def test_pcmci_recovers_one_lagged_edge():
+    pytest.importorskip("tigramite")
+    from pyro_causalmmm.baselines import pcmci_parcorr
+
+    x = _one_edge_var()
+    s = pcmci_parcorr(x, tau_max=3)
+    assert s.shape == (3, 3, 3)
+    assert np.all(np.diagonal(s, axis1=1, axis2=2) == 0)
+    assert np.all(np.isfinite(s)) and np.all(s >= 0)
+    for shop in range(3):
+        off = s[shop][~np.eye(3, dtype=bool)]
+        assert s[shop, 0, 2] == off.max()
+        assert s[shop, 0, 2] > 2 * np.sort(off)[-2]
+    assert BASELINES["pcmci_parcorr"] is pcmci_parcorr
+
+
+def test_pcmci_mask_and_bad_arguments():
+    pytest.importorskip("tigramite")
+    from pyro_causalmmm.baselines import pcmci_parcorr
+
+    x = _one_edge_var(n_shops=2, length=100)
+    mask = np.ones((2, 100), dtype=bool)
+    mask[:, 70:] = False
+    mask[1] = False  # fully masked shop scores 0
+    corrupted = x.copy()
+    corrupted[:, 70:] = 1e6
+    s = pcmci_parcorr(corrupted, mask=mask, tau_max=2, pc_alpha=0.2)
+    np.testing.assert_allclose(s[0], pcmci_parcorr(x[:1, :70], tau_max=2, pc_alpha=0.2)[0])
+    assert np.all(s[1] == 0)
+    with pytest.raises(ConfigError, match="tau_max"):
+        pcmci_parcorr(x, tau_max=0)
+    with pytest.raises(ConfigError, match="pc_alpha"):
+        pcmci_parcorr(x, pc_alpha=1.5)
+
+
+def test_pcmci_without_tigramite_says_how_to_install(monkeypatch):
+    import sys
+
+    from pyro_causalmmm.baselines import pcmci_parcorr
+
+    monkeypatch.setitem(sys.modules, "tigramite", None)
+    with pytest.raises(ConfigError, match=r"pyro_causalmmm\[bench\]"):
+        pcmci_parcorr(_one_edge_var(n_shops=1, length=20))
