@@ -30,15 +30,19 @@ class AmortizedGraphGuide(nn.Module):
         self.n_nodes = n_nodes
         self.stat_lags = max(config.linear_lags, 1)
         n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
-        prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
-        self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, prior_logit)
+        self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
+        self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
 
     def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors
         ``(shop, cause, effect)``; ``(F = 0, None)`` when switched off."""
         if not self.config.encoder_lag_features:
             return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes, 0), None
-        return edge_features(x, mask, self.stat_lags, self.config.linear_prior_scale)
+        cfg = self.config
+        return edge_features(
+            x, mask, self.stat_lags, cfg.linear_prior_scale, cfg.evidence_refinements,
+            self.prior_logit,
+        )
 
     def edge_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Edge logits ``(shop, edge)`` for shops ``x`` ``(shop, time, node)``."""

@@ -44,6 +44,9 @@ class ModelConfig:
     encoder_lag_features: give the guide's edge MLP per-edge lagged statistics
         (lagged cross-correlations and the closed-form Bayesian evidence of each
         edge) next to the NRI node embeddings.
+    evidence_refinements: passes that recompute each edge's Bayes factor with the other
+        causes gated by the previous pass's edge probabilities (0 = drop-one factors
+        against the full lag model). Used by the guide's features only.
     full_graph: ablation CM-FULL, z = 1 on every off-diagonal edge (no graph learning).
     markov: ablation CM-MARKOV, no recurrent state: each step sees only the last step.
     no_saturation: ablation CM-RW, the target is read out directly, no Hill S-curve.
@@ -58,6 +61,7 @@ class ModelConfig:
     linear_prior_scale: float = 0.5
     pred_steps: int = 1
     encoder_lag_features: bool = True
+    evidence_refinements: int = 1
     full_graph: bool = False
     markov: bool = False
     no_saturation: bool = False
@@ -71,6 +75,10 @@ class ModelConfig:
         _check(self.linear_lags >= 0, "linear_lags", self.linear_lags, ">= 0")
         _check(self.linear_prior_scale > 0, "linear_prior_scale", self.linear_prior_scale, "> 0")
         _check(self.pred_steps >= 1, "pred_steps", self.pred_steps, ">= 1")
+        _check(
+            self.evidence_refinements >= 0, "evidence_refinements",
+            self.evidence_refinements, ">= 0",
+        )
 
     @property
     def max_lag(self) -> int:
