@@ -24,8 +24,8 @@ class ModelConfig:
         logit q(z_ij) ~ logit(p0) + (log-likelihood gain of the edge) / lambda, so a large
         lambda keeps edge probabilities near p0 and the relaxed samples exploratory while
         preserving their ranking (AUROC 0.97 at lambda = 100 vs 0.93 at lambda = 1 on
-        Simulation 2), at the price of probabilities closer to 0.5 (ACC at the 0.5
-        threshold is less stable).
+        Simulation 2, seed 0, before the evidence refinement), at the price of
+        probabilities closer to 0.5 (ACC at the 0.5 threshold is less stable).
     prior_edge_prob: prior probability of each off-diagonal edge. 0.5 is the paper's
         uniform prior; smaller values encode a sparsity belief.
     message_window: W, how many recent values of the sender (and receiver) the edge
