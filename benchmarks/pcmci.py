@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +27,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SIZE = dict(n_shops=100, n_channels=10, length=120, n_graphs=5)  # as benchmarks/run.py
+sys.path.insert(0, str(HERE))
+from common import SIZE, machine_info, simulated_draw  # noqa: E402
+
 METHODS = ("ridge_var_granger", "pcmci_parcorr")
 
 
@@ -36,17 +37,10 @@ def _job(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from pyro_causalmmm import MarketingMixData
     from pyro_causalmmm.baselines import BASELINES
     from pyro_causalmmm.metrics import edge_metrics
-    from pyro_causalmmm.simulate import simulate
 
-    sim = simulate(
-        scenario=spec["scenario"], mechanisms=spec["mechanisms"], seed=spec["seed"],
-        **spec["size"],
-    )
-    truth = np.asarray(sim.adjacency)
-    data = MarketingMixData.from_frame(sim.frame, target="gmv", context=list(sim.context_names))
+    data, truth = simulated_draw(spec)
     t0 = time.perf_counter()
     scores = BASELINES[spec["method"]](data.values, mask=data.mask)
     seconds = time.perf_counter() - t0
@@ -55,17 +49,9 @@ def _job(spec: dict) -> dict:
 
 def _machine() -> dict:
     import tigramite
-    import torch
 
-    return {
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "tigramite": getattr(tigramite, "__version__", None) or _dist_version("tigramite"),
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-    }
+    version = getattr(tigramite, "__version__", None) or _dist_version("tigramite")
+    return machine_info(tigramite=version)
 
 
 def _dist_version(name: str) -> str | None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import SIZE, machine_info, simulated_draw  # noqa: E402
 
 # Issue 9: directions measured against each other (all keep the same generative story)
 VARIANTS = {
@@ -38,24 +38,17 @@ VARIANTS = {
 # the variant comparison is on Simulation 2 (issue 9's setting); Simulation 1 runs the
 # default and the baseline only, to keep `--full` near 20 minutes on 2 cores
 SIM1_METHODS = ("ridge_var", "default")
-SIZE = dict(n_shops=100, n_channels=10, length=120, n_graphs=5)
 
 
 def _job(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
+    from pyro_causalmmm import CausalMMM, ModelConfig, TrainConfig
     from pyro_causalmmm.baselines import ridge_var_granger
     from pyro_causalmmm.metrics import edge_metrics
-    from pyro_causalmmm.simulate import simulate
 
-    sim = simulate(
-        scenario=spec["scenario"], mechanisms=spec["mechanisms"], seed=spec["seed"],
-        **spec["size"],
-    )
-    truth = np.asarray(sim.adjacency)
-    data = MarketingMixData.from_frame(sim.frame, target="gmv", context=list(sim.context_names))
+    data, truth = simulated_draw(spec)
     t0 = time.perf_counter()
     if spec["method"] == "ridge_var":
         scores = ridge_var_granger(data.values, mask=data.mask)
@@ -66,18 +59,6 @@ def _job(spec: dict) -> dict:
         scores = mmm.edge_probability_array(data)
     seconds = time.perf_counter() - t0
     return {**spec, **edge_metrics(scores, truth), "seconds": seconds}
-
-
-def _machine() -> dict:
-    import torch
-
-    return {
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "cpus": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-    }
 
 
 def _table(rows: list[dict], methods: list[str], settings: list[tuple]) -> list[str]:
@@ -151,7 +132,7 @@ def main(argv=None) -> int:
         rows = kept + rows
     command = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
     result = {
-        "machine": _machine(), "command": command, "seeds": seeds, "size": size,
+        "machine": machine_info(), "command": command, "seeds": seeds, "size": size,
         "epochs": args.epochs, "wall_seconds": time.perf_counter() - t0, "rows": rows,
     }
     result["kept_from_previous_run"] = sorted({r["method"] for r in kept})
