@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from pyro_causalmmm.models.linear import evidence_from_moments, gated_design, lag_design
+from pyro_causalmmm.models.linear import (
+    evidence_from_moments,
+    gated_design,
+    lag_design,
+    regression_moments,
+)
 
 
 def lagged_correlations(x: torch.Tensor, mask: torch.Tensor, lags: int) -> torch.Tensor:
@@ -38,15 +43,10 @@ def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int):
     ``G^T G`` ``(shop, effect, P, P)``, ``G^T r`` ``(shop, effect, P)``, ``r^T r`` and
     the row count ``(shop, effect)``; ``P = node * lags + 1`` (intercept last)."""
     B, T, D = x.shape
-    rows = mask[:, lags:]
     full = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
     design = gated_design(lag_design(x, lags)[:, lags:], full)  # (B, effect, T', P)
-    m = rows.to(x.dtype)[:, None, :]
-    G, r = design * m[..., None], x[:, lags:].transpose(1, 2) * m
-    gtg = G.transpose(-1, -2) @ G
-    gtr = (G.transpose(-1, -2) @ r[..., None]).squeeze(-1)
-    return gtg, gtr, (r * r).sum(-1), m.sum(-1).expand(B, D).clamp_min(1.0)
-
+    gtg, gtr, rtr, n = regression_moments(x[:, lags:].transpose(1, 2), design, mask[:, lags:])
+    return gtg, gtr, rtr, n.clamp_min(1.0)
 
 def _gated_log_bf(gtg, gtr, rtr, n, gate, lags: int, prior_scale: float) -> torch.Tensor:
     """Log Bayes factor of each edge with the other causes' columns scaled by ``gate``.

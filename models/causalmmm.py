@@ -21,7 +21,13 @@ from torch import nn
 from .config import ModelConfig
 from .decoder import MessagePassingDecoder, SaturationHead, saturate
 from .distributions import kl_weight, to_adjacency
-from .linear import collapsed_gaussian, evidence_from_moments, gated_design, lag_design
+from .linear import (
+    collapsed_gaussian,
+    evidence_from_moments,
+    gated_design,
+    lag_design,
+    regression_moments,
+)
 
 
 class CausalMMMModel(nn.Module):
@@ -135,15 +141,9 @@ class CausalMMMModel(nn.Module):
         rows = rows.clone()
         rows[:, : cfg.max_lag] = False
         design = gated_design(lag_design(x, cfg.linear_lags), adj)  # (B, D, T, P)
-        m = rows.to(x.dtype)[:, None, :]
-        G, r = design * m[..., None], (x - mu).transpose(1, 2) * m
-        gtg = G.transpose(-1, -2) @ G
-        gtr = (G.transpose(-1, -2) @ r[..., None]).squeeze(-1)
-        n = m.sum(-1).expand(r.shape[:-1])
+        moments = regression_moments((x - mu).transpose(1, 2), design, rows)
         sigma = self.sigma.expand(x.shape[0], -1)
-        _, beta = evidence_from_moments(
-            gtg, gtr, (r * r).sum(-1), n, sigma, cfg.linear_prior_scale
-        )
+        _, beta = evidence_from_moments(*moments, sigma, cfg.linear_prior_scale)
         return mu + (design @ beta[..., None]).squeeze(-1).transpose(1, 2)
 
     def model(

@@ -84,6 +84,24 @@ def evidence_from_moments(
     return log_ev, Ainv_b / var[..., None]
 
 
+def regression_moments(
+    resid: torch.Tensor, design: torch.Tensor, row_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sufficient statistics over the rows where ``row_mask`` ``(shop, time)`` holds.
+
+    ``resid`` ``(..., shop, effect, time)``, ``design`` ``(..., shop, effect, time, P)``.
+    Returns ``G^T G`` ``(..., P, P)``, ``G^T r`` ``(..., P)``, ``r^T r`` and the row count
+    ``n`` (each ``(..., shop, effect)``).
+    """
+    m = row_mask.to(resid.dtype)[:, None, :]  # (shop, 1, time)
+    r = resid * m
+    G = design * m[..., None]
+    gtg = G.transpose(-1, -2) @ G
+    gtr = (G.transpose(-1, -2) @ r[..., None]).squeeze(-1)
+    n = m.sum(-1).expand(r.shape[:-1])
+    return gtg, gtr, (r * r).sum(-1), n
+
+
 def collapsed_gaussian(
     resid: torch.Tensor,
     design: torch.Tensor,
@@ -100,11 +118,6 @@ def collapsed_gaussian(
     ``(log_evidence (..., shop, effect), fit (..., shop, effect, time))`` where
     ``fit = G beta_mean`` is the posterior-mean linear prediction.
     """
-    m = row_mask.to(resid.dtype)[:, None, :]  # (B, 1, T)
-    r = resid * m
-    G = design * m[..., None]
-    gtg = G.transpose(-1, -2) @ G
-    gtr = (G.transpose(-1, -2) @ r[..., None]).squeeze(-1)
-    n = m.sum(-1).expand(r.shape[:-1])
-    log_ev, beta = evidence_from_moments(gtg, gtr, (r * r).sum(-1), n, sigma, prior_scale)
-    return log_ev, (G @ beta[..., None]).squeeze(-1)
+    gtg, gtr, rtr, n = regression_moments(resid, design, row_mask)
+    log_ev, beta = evidence_from_moments(gtg, gtr, rtr, n, sigma, prior_scale)
+    return log_ev, (design @ beta[..., None]).squeeze(-1) * row_mask[:, None, :]
