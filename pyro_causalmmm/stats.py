@@ -1,0 +1,54 @@
+"""Pure summaries of posterior draws: highest-density intervals, coverage, PIT.
+
+No ArviZ here (ArviZ calls live in :mod:`pyro_causalmmm.inference_data`); these work on
+plain arrays with the draws on axis 0 and are what the reports, plots and CLI use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-density interval of each column of ``draws`` ``(draw, ...)``.
+
+    The narrowest window holding ``ceil(prob * n)`` sorted draws (the same rule as
+    ``arviz.hdi`` for unimodal draws). NaN columns give NaN bounds. Returns
+    ``(low, high)``, each of shape ``draws.shape[1:]``.
+    """
+    if not 0 < prob < 1:
+        raise ValueError(f"prob must be in (0, 1), got {prob}")
+    x = np.sort(np.asarray(draws, dtype=np.float64), axis=0)
+    n = x.shape[0]
+    k = max(int(np.ceil(prob * n)), 1)
+    if k >= n:
+        return x[0], x[-1]
+    widths = x[k - 1 :] - x[: n - k + 1]  # (n - k + 1, ...)
+    start = np.argmin(np.where(np.isnan(widths), np.inf, widths), axis=0)[None]
+    low = np.take_along_axis(x, start, axis=0)[0]
+    high = np.take_along_axis(x, start + k - 1, axis=0)[0]
+    bad = np.isnan(x).any(axis=0)
+    return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
+
+
+def coverage(observed: np.ndarray, draws: np.ndarray, prob: float) -> float:
+    """Share of the finite ``observed`` values ``(...)`` inside the ``prob`` HDI of
+    ``draws`` ``(draw, ...)``. A calibrated predictive covers about ``prob``."""
+    low, high = hdi(draws, prob)
+    obs = np.asarray(observed, dtype=np.float64)
+    ok = np.isfinite(obs) & np.isfinite(low)
+    if not ok.any():
+        return float("nan")
+    inside = (obs >= low) & (obs <= high)
+    return float(inside[ok].mean())
+
+
+def pit(observed: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Probability integral transform of each finite observation: the share of draws
+    below it (ties count half). Uniform on [0, 1] for a calibrated predictive.
+    Returns a 1-D array over the finite cells."""
+    obs = np.asarray(observed, dtype=np.float64)
+    d = np.asarray(draws, dtype=np.float64)
+    below = (d < obs[None]).mean(0) + 0.5 * (d == obs[None]).mean(0)
+    ok = np.isfinite(obs) & np.isfinite(d).all(0)
+    return below[ok]
