@@ -203,7 +203,12 @@ def add_predictions(
         "time": time_axis.labels,
     }
     pred = xr.Dataset(
-        {TARGET_VAR: (("chain", "draw", "shop", "time", "node"), time_axis.place(forecast, 2)[None])},
+        {
+            TARGET_VAR: (
+                ("chain", "draw", "shop", "time", "node"),
+                time_axis.place(forecast, 2)[None],
+            )
+        },
         coords={**coords, "chain": [0], "draw": np.arange(forecast.shape[0])},
     )
     const = xr.Dataset(

@@ -26,8 +26,12 @@ FORECAST_PROBS = (0.5, 0.9)
 
 
 def _names(idata, dim: str) -> np.ndarray:
-    return np.asarray(idata.observed_data[dim].values if dim in idata.observed_data.coords
-                      else idata.posterior[dim].values, dtype=object)
+    return np.asarray(
+        idata.observed_data[dim].values
+        if dim in idata.observed_data.coords
+        else idata.posterior[dim].values,
+        dtype=object,
+    )
 
 
 def target_name(idata) -> str:

@@ -11,8 +11,13 @@ from pyro_causalmmm.inference_data import TimeAxis, add_predictions, build_infer
 
 
 def fake_inference_data(
-    n_shops: int = 3, n_channels: int = 3, n_time: int = 40, n_draws: int = 50,
-    horizon: int = 7, seed: int = 0, with_predictions: bool = True,
+    n_shops: int = 3,
+    n_channels: int = 3,
+    n_time: int = 40,
+    n_draws: int = 50,
+    horizon: int = 7,
+    seed: int = 0,
+    with_predictions: bool = True,
 ):
     rng = np.random.default_rng(seed)
     nodes = [f"spend_{i + 1}" for i in range(n_channels)] + ["gmv"]
@@ -36,19 +41,42 @@ def fake_inference_data(
     context = rng.standard_normal((n_shops, n_time, 2))
     losses = list(np.linspace(50, 10, 12) + rng.uniform(0, 1, 12))
     idata = build_inference_data(
-        shop_ids=shops, node_names=nodes, context_names=["ctx_1", "ctx_2"],
-        time_axis=TimeAxis.from_shop_times(times, n_time), edge=edge, edge_probability=p,
-        hill_shape=a, hill_inflexion=g, hill_drive=u, replicate=replicate,
-        observed=observed, context=context, mask=mask, train_loss=losses,
-        attrs={"target_name": "gmv", "channel_names": nodes[:-1], "max_lag": 3,
-               "n_draws": n_draws, "package_version": "test", "freq": "D"},
+        shop_ids=shops,
+        node_names=nodes,
+        context_names=["ctx_1", "ctx_2"],
+        time_axis=TimeAxis.from_shop_times(times, n_time),
+        edge=edge,
+        edge_probability=p,
+        hill_shape=a,
+        hill_inflexion=g,
+        hill_drive=u,
+        replicate=replicate,
+        observed=observed,
+        context=context,
+        mask=mask,
+        train_loss=losses,
+        attrs={
+            "target_name": "gmv",
+            "channel_names": nodes[:-1],
+            "max_lag": 3,
+            "n_draws": n_draws,
+            "package_version": "test",
+            "freq": "D",
+        },
     )
     if with_predictions:
-        fut = [pd.date_range(t[-1] + pd.Timedelta(days=1), periods=horizon, freq="D")
-               for t in times]
+        fut = [
+            pd.date_range(t[-1] + pd.Timedelta(days=1), periods=horizon, freq="D") for t in times
+        ]
         last = np.array([observed[s, lengths[s] - 1] for s in range(n_shops)])
         fc = last[None, :, None, :] + 3 * rng.standard_normal(
-            (n_draws, n_shops, horizon, d)).cumsum(2)
-        add_predictions(idata, time_axis=TimeAxis.from_shop_times(fut, horizon), forecast=fc,
-                        context=np.repeat(context[:, -1:], horizon, 1), horizon=horizon)
+            (n_draws, n_shops, horizon, d)
+        ).cumsum(2)
+        add_predictions(
+            idata,
+            time_axis=TimeAxis.from_shop_times(fut, horizon),
+            forecast=fc,
+            context=np.repeat(context[:, -1:], horizon, 1),
+            horizon=horizon,
+        )
     return idata
