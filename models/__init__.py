@@ -1,9 +1,7 @@
 """Generative model of CausalMMM (installed as ``pyro_causalmmm.models``)."""
 
 if __name__ == "models":  # imported as a top-level package, e.g. from the repository root
-    raise ImportError(
-        "'models' is not a top-level package; import it as 'pyro_causalmmm.models'"
-    )
+    raise ImportError("'models' is not a top-level package; import it as 'pyro_causalmmm.models'")
 
 from .causalmmm import CausalMMMModel
 from .config import ModelConfig

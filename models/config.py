@@ -76,8 +76,10 @@ class ModelConfig:
         _check(self.linear_prior_scale > 0, "linear_prior_scale", self.linear_prior_scale, "> 0")
         _check(self.pred_steps >= 1, "pred_steps", self.pred_steps, ">= 1")
         _check(
-            self.evidence_refinements >= 0, "evidence_refinements",
-            self.evidence_refinements, ">= 0",
+            self.evidence_refinements >= 0,
+            "evidence_refinements",
+            self.evidence_refinements,
+            ">= 0",
         )
 
     @property
@@ -91,4 +93,3 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         return cls(**d)
-

@@ -18,7 +18,7 @@ from .hill import hill
 
 
 class EdgeMessage(nn.Module):
-    """Message MLP over node pairs: ``(shop, node, W)`` windows -> ``(shop, cause, effect, H)``.
+    """Message MLP over node pairs: ``(..., node, W)`` windows -> ``(..., cause, effect, H)``.
 
     The first layer is linear in the concatenation [sender, receiver], so it is computed
     per node and broadcast over pairs (``D`` instead of ``D^2`` matrix products).
@@ -33,7 +33,7 @@ class EdgeMessage(nn.Module):
     def forward(self, win: torch.Tensor) -> torch.Tensor:
         s = self.send(win)  # (B, D, H)
         r = self.recv(win)
-        return torch.tanh(self.out(torch.tanh(s[:, :, None, :] + r[:, None, :, :])))
+        return torch.tanh(self.out(torch.tanh(s[..., :, None, :] + r[..., None, :, :])))
 
 
 class MessagePassingDecoder(nn.Module):
@@ -65,24 +65,47 @@ class MessagePassingDecoder(nn.Module):
         self.gru = nn.GRUCell(1 + hidden + 8, hidden)
         self.readout = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
+    def init_state(self, batch_shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        """Zero hidden state ``(*batch_shape, node, hidden)``."""
+        return like.new_zeros(*batch_shape, self.n_nodes, self.hidden)
+
+    def readout_state(self, h: torch.Tensor) -> torch.Tensor:
+        """Raw one-step prediction ``(..., node)`` from the state ``(..., node, hidden)``."""
+        return self.readout(h).squeeze(-1)
+
+    def step(
+        self, h: torch.Tensor, win: torch.Tensor, inp: torch.Tensor, adj: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Consume the values ``inp`` ``(..., shop, node)`` of one step.
+
+        ``h`` ``(..., shop, node, hidden)``, ``win`` ``(..., shop, node, W)`` the previous
+        W inputs, ``adj`` ``(..., shop, cause, effect)``. Leading dims broadcast, so a
+        window shared by all posterior draws (teacher forcing) computes its messages
+        once. Returns the new ``(h, win)``; ``readout_state(h)`` predicts the next step.
+        """
+        win = torch.cat([win[..., 1:].expand(*inp.shape, -1), inp[..., None]], dim=-1)
+        msg = torch.einsum("...ij,...ijh->...jh", adj, self.message(win))
+        shape = h.shape
+        inp = inp.expand(shape[:-1])
+        emb = self.embed.expand(*shape[:-1], -1)
+        gru_in = torch.cat([inp[..., None], msg.expand(shape), emb], dim=-1)
+        prev = torch.zeros_like(h) if self.markov else h
+        h = self.gru(gru_in.reshape(-1, gru_in.shape[-1]), prev.reshape(-1, shape[-1]))
+        return h.view(shape), win
+
     def forward(
         self, x: torch.Tensor, adj: torch.Tensor, feedback: torch.Tensor | None = None
     ) -> torch.Tensor:
         B, T, D = x.shape
-        H, W = self.hidden, self.window
-        h = x.new_zeros(B * D, H)
-        win = x.new_zeros(B, D, W)
-        emb = self.embed.expand(B, D, -1).reshape(B * D, -1)
-        preds = [self.readout(h).view(B, D)]
+        h = self.init_state((B,), x)
+        win = x.new_zeros(B, D, self.window)
+        preds = [self.readout_state(h)]
         for t in range(T - 1):
             inp = x[:, t]
             if feedback is not None:
                 inp = torch.where(feedback[:, t, None], preds[-1], inp)
-            win = torch.cat([win[:, :, 1:], inp[:, :, None]], dim=-1)
-            msg = torch.einsum("bij,bijh->bjh", adj, self.message(win))
-            gru_in = torch.cat([inp.reshape(B * D, 1), msg.reshape(B * D, H), emb], dim=-1)
-            h = self.gru(gru_in, torch.zeros_like(h) if self.markov else h)
-            preds.append(self.readout(h).view(B, D))
+            h, win = self.step(h, win, inp, adj)
+            preds.append(self.readout_state(h))
         return torch.stack(preds, dim=1)
 
 

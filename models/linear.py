@@ -48,6 +48,33 @@ def gated_design(lagged: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     return torch.cat([g, ones], dim=-1)
 
 
+def posterior_precision(gtg: torch.Tensor, sigma: torch.Tensor, prior_scale: float) -> torch.Tensor:
+    """Posterior precision of beta, ``A = G^T G / sigma^2 + I / s^2`` ``(..., P, P)``;
+    the posterior is ``N(A^{-1} G^T r / sigma^2, A^{-1})``."""
+    eye = torch.eye(gtg.shape[-1], dtype=gtg.dtype, device=gtg.device)
+    return gtg / (sigma**2)[..., None, None] + eye / prior_scale**2
+
+
+def lag_matrix(x: torch.Tensor, lags: int) -> torch.Tensor:
+    """Ungated design ``(shop, time, node*lag + 1)``: column ``i*lags + l`` is
+    ``x[:, t-1-l, i]``, the last column the intercept (the column order of
+    :func:`gated_design`)."""
+    lagged = lag_design(x, lags)
+    flat = lagged.reshape(*lagged.shape[:2], -1)
+    return torch.cat([flat, torch.ones_like(flat[..., :1])], dim=-1)
+
+
+def column_gates(adj: torch.Tensor, lags: int) -> torch.Tensor:
+    """Per-effect column gates ``(..., shop, effect, node*lag + 1)`` so that
+    ``gated_design(...)[..., j, t, :] == lag_matrix(x)[:, t] * column_gates(adj)[..., j, :]``
+    (own lags and the intercept are never gated)."""
+    D = adj.shape[-1]
+    eye = torch.eye(D, dtype=adj.dtype, device=adj.device)
+    gate = (adj * (1 - eye) + eye).transpose(-1, -2)  # (..., shop, effect, cause)
+    cols = gate.repeat_interleave(lags, dim=-1)
+    return torch.cat([cols, torch.ones_like(cols[..., :1])], dim=-1)
+
+
 def evidence_from_moments(
     gtg: torch.Tensor,
     gtr: torch.Tensor,
@@ -69,17 +96,13 @@ def evidence_from_moments(
     """
     P = gtg.shape[-1]
     var = sigma**2
-    eye = torch.eye(P, dtype=gtg.dtype, device=gtg.device)
-    A = gtg / var[..., None, None] + eye / prior_scale**2
+    A = posterior_precision(gtg, sigma, prior_scale)
     L = torch.linalg.cholesky(A)
     Ainv_b = torch.cholesky_solve(gtr[..., None], L).squeeze(-1)
     logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)
     quad = rtr / var - (gtr * Ainv_b).sum(-1) / var**2
     log_ev = -0.5 * (
-        n * (math.log(2 * math.pi) + torch.log(var))
-        + P * math.log(prior_scale**2)
-        + logdet
-        + quad
+        n * (math.log(2 * math.pi) + torch.log(var)) + P * math.log(prior_scale**2) + logdet + quad
     )
     return log_ev, Ainv_b / var[..., None]
 
@@ -121,3 +144,39 @@ def collapsed_gaussian(
     gtg, gtr, rtr, n = regression_moments(resid, design, row_mask)
     log_ev, beta = evidence_from_moments(gtg, gtr, rtr, n, sigma, prior_scale)
     return log_ev, (design @ beta[..., None]).squeeze(-1) * row_mask[:, None, :]
+
+
+def em_noise_variance(
+    gtg: torch.Tensor,
+    gtr: torch.Tensor,
+    rtr: torch.Tensor,
+    n: torch.Tensor,
+    sigma: torch.Tensor,
+    prior_scale: float,
+    iterations: int = 20,
+) -> torch.Tensor:
+    """Type-II maximum-likelihood noise scale per effect node by EM.
+
+    Moments ``(shop, effect, ...)`` as from :func:`regression_moments`; ``sigma``
+    ``(effect,)`` is the starting point. Each iteration takes the posterior
+    ``beta ~ N(m, Sigma)`` at the current sigma and sets, pooled over shops,
+
+        sigma_j^2 = sum_b [ |r - G m|^2 + tr(Sigma G^T G) ]_bj / sum_b n_bj
+
+    with ``|r - G m|^2 = r^T r - 2 m^T G^T r + m^T G^T G m``. Returns ``(effect,)``.
+    """
+    sigma = sigma.detach().clone()
+    for _ in range(iterations):
+        A = posterior_precision(gtg, sigma.expand(gtr.shape[:-1]), prior_scale)
+        chol = torch.linalg.cholesky(A)
+        m = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[..., None]
+        cov = torch.cholesky_inverse(chol)
+        rss = (
+            rtr
+            - 2 * (m * gtr).sum(-1)
+            + (m[..., None, :] @ gtg @ m[..., None]).reshape(m.shape[:-1])
+        )
+        trace = (cov * gtg).sum((-1, -2))
+        var = (rss + trace).sum(0) / n.sum(0).clamp_min(1)
+        sigma = var.clamp_min(1e-8).sqrt()
+    return sigma

@@ -63,7 +63,11 @@ class CausalMMM:
         self.context_loc = np.asarray(data.scaling.context_loc, dtype=np.float64)
         self.context_scale = np.asarray(data.scaling.context_scale, dtype=np.float64)
         self._build(data.n_nodes, data.n_context)
-        self.fit_result = fit(self.model, self.guide, self.tensors(data), cfg)
+        tensors = self.tensors(data)
+        self.fit_result = fit(self.model, self.guide, tensors, cfg)
+        # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
+        adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
+        self.model.calibrate_noise(*tensors, adj)
         return self.fit_result
 
     # ------------------------------------------------------------------ data
@@ -193,10 +197,6 @@ class CausalMMM:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
             raise ModelFileError(f"cannot load model from {directory}: {exc!r}") from exc
         self._build(len(self.node_names), len(self.context_names))
-        self.model.load_state_dict(
-            {k[6:]: v for k, v in state.items() if k.startswith("model.")}
-        )
-        self.guide.load_state_dict(
-            {k[6:]: v for k, v in state.items() if k.startswith("guide.")}
-        )
+        self.model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        self.guide.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("guide.")})
         return self

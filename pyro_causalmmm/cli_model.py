@@ -111,7 +111,9 @@ def add_demo_parser(subparsers) -> None:
     )
     parser.add_argument("--out", default="demo_output", metavar="DIR", help="(demo_output)")
     parser.add_argument(
-        "--mechanisms", choices=("per_shop", "shared"), default="per_shop",
+        "--mechanisms",
+        choices=("per_shop", "shared"),
+        default="per_shop",
         help="mechanism weights per shop (paper) or shared (per_shop)",
     )
     parser.add_argument("--shops", type=int, default=None, help="number of shops (100)")
@@ -125,7 +127,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model_cfg, train_cfg = configs_from_args(args)
     size = {"n_shops": args.shops} if args.shops else None
     run_demo(
-        Path(args.out), model_cfg, train_cfg, seed=args.seed, mechanisms=args.mechanisms,
+        Path(args.out),
+        model_cfg,
+        train_cfg,
+        seed=args.seed,
+        mechanisms=args.mechanisms,
         size=size,
     )
     return EXIT_OK

@@ -908,6 +908,39 @@ class MarketingMixData:
             filled_steps=self.filled_steps[idx],
         )
 
+    def drop_last(self, steps: int, min_length: int = 2) -> MarketingMixData:
+        """The data without each shop's last ``steps`` observed steps (a backtest's
+        training window). Scaling is refitted on what remains, so the held-out steps
+        cannot leak into the model's units. A shop left with fewer than ``min_length``
+        steps is an error naming it."""
+        if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+            raise ConfigError(f"steps must be an integer >= 0, got {steps!r}")
+        keep = self.lengths - int(steps)
+        short = np.flatnonzero(keep < min_length)
+        if short.size:
+            s = int(short[0])
+            raise DataValidationError(
+                f"{_shop(self.shop_ids[s])} has {int(self.lengths[s])} steps: holding out "
+                f"{steps} leaves fewer than {min_length}; use a shorter horizon or drop the shop"
+            )
+        n_time = int(keep.max())
+        mask = np.arange(n_time)[None, :] < keep[:, None]
+        return MarketingMixData(
+            values=np.where(mask[..., None], self.values[:, :n_time], 0.0),
+            mask=mask,
+            context=np.where(mask[..., None], self.context[:, :n_time], 0.0),
+            shop_ids=self.shop_ids,
+            channel_names=self.channel_names,
+            target_name=self.target_name,
+            context_names=self.context_names,
+            times=[t[: int(k)] for t, k in zip(self.times, keep, strict=True)],
+            freq=self.freq,
+            lengths=keep,
+            scaling=None,
+            spend_names=self.spend_names,
+            filled_steps=self.filled_steps,
+        )
+
     def future_times(self, shop_index: int, horizon: int) -> pd.Index:
         """The ``horizon`` time labels after the last step of shop ``shop_index``.
 

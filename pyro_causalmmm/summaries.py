@@ -92,7 +92,7 @@ def pooled_edges(table: pd.DataFrame) -> pd.DataFrame:
             counts[col] = 0
     mean_p = table.groupby(["cause", "effect"], sort=False)["p_edge"].mean()
     out = counts[["present", "uncertain", "absent"]].join(mean_p.rename("mean_p_edge"))
-    out["share_present"] = out["present"] / out[["present", "uncertain", "absent"]].sum(1)
+    out["share_present"] = out["present"] / out[["present", "uncertain", "absent"]].sum(axis=1)
     out = out.reset_index()[
         ["cause", "effect", "mean_p_edge", "present", "uncertain", "absent", "share_present"]
     ]

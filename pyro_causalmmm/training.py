@@ -99,9 +99,7 @@ def split_shops(n_shops: int, val_fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def fit(
-    model, guide, tensors: tuple, cfg: TrainConfig, progress=None, callback=None
-) -> FitResult:
+def fit(model, guide, tensors: tuple, cfg: TrainConfig, progress=None, callback=None) -> FitResult:
     """Train ``model``/``guide`` (callables with signature ``(values, mask, context,
     subsample)``) on ``tensors = (values, mask, context)``, shapes ``(shop, time, node)``,
     ``(shop, time)``, ``(shop, time, context)``.
@@ -118,8 +116,11 @@ def fit(
     )
     svi = SVI(model, guide, optim, loss=TraceMeanField_ELBO())
     result = FitResult(
-        train_shops=train_idx.tolist(), val_shops=val_idx.tolist(), config=cfg.to_dict(),
-        model=model, guide=guide,
+        train_shops=train_idx.tolist(),
+        val_shops=val_idx.tolist(),
+        config=cfg.to_dict(),
+        model=model,
+        guide=guide,
     )
     gen = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_idx)

@@ -90,9 +90,7 @@ def run_demo(
     full = MarketingMixData.from_frame(frame, target="gmv", context=list(sim.context_names))
     train_len = full.n_time - DEMO_HOLDOUT
     train_frame = frame.groupby("shop", sort=False).head(train_len)
-    train = MarketingMixData.from_frame(
-        train_frame, target="gmv", context=list(sim.context_names)
-    )
+    train = MarketingMixData.from_frame(train_frame, target="gmv", context=list(sim.context_names))
     echo(
         f"demo: Simulation 2 ({mechanisms} mechanisms), {train.n_shops} shops, "
         f"{train.n_nodes} nodes, {train_len} training steps + {DEMO_HOLDOUT} held out"
@@ -141,8 +139,7 @@ def run_demo(
     echo(
         "wrote: "
         + ", ".join(
-            str(out / f)
-            for f in ("demo_data.csv", "model/", "edges.csv", "fit.json", "demo.json")
+            str(out / f) for f in ("demo_data.csv", "model/", "edges.csv", "fit.json", "demo.json")
         )
     )
     return summary

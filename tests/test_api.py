@@ -76,7 +76,9 @@ def test_load_refuses_other_columns(tmp_path, data, sim):
     mmm.fit(data, QUICK)
     mmm.save(tmp_path / "m")
     other = MarketingMixData.from_frame(
-        sim.frame, target="gmv", channels=["spend_2", "spend_1", "spend_3"],
+        sim.frame,
+        target="gmv",
+        channels=["spend_2", "spend_1", "spend_3"],
         context=list(sim.context_names),
     )
     with pytest.raises(ModelFileError, match="columns differ"):

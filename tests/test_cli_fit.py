@@ -17,9 +17,25 @@ TINY = ["--hidden", "8", "--epochs", "1", "--batch-size", "8", "--quiet"]
 
 def _simulate(tmp_path):
     data, truth = tmp_path / "data.csv", tmp_path / "truth.npz"
-    args = ["simulate", "--scenario", "sim2", "--shops", "10", "--channels", "3",
-            "--length", "40", "--graphs", "2", "--seed", "4", "--out", str(data),
-            "--truth", str(truth)]
+    args = [
+        "simulate",
+        "--scenario",
+        "sim2",
+        "--shops",
+        "10",
+        "--channels",
+        "3",
+        "--length",
+        "40",
+        "--graphs",
+        "2",
+        "--seed",
+        "4",
+        "--out",
+        str(data),
+        "--truth",
+        str(truth),
+    ]
     assert main(args) == 0
     return data, truth
 
@@ -27,8 +43,24 @@ def _simulate(tmp_path):
 def test_fit_writes_model_edges_and_report(tmp_path, capsys):
     data, truth = _simulate(tmp_path)
     out = tmp_path / "run"
-    code = main(["fit", str(data), "--shop", "shop", "--time", "time", "--target", "gmv",
-                 "--context", "ctx_1", "ctx_2", "--out", str(out), *TINY])
+    code = main(
+        [
+            "fit",
+            str(data),
+            "--shop",
+            "shop",
+            "--time",
+            "time",
+            "--target",
+            "gmv",
+            "--context",
+            "ctx_1",
+            "ctx_2",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
     assert code == 0
     edges = pd.read_csv(out / "edges.csv")
     assert list(edges.columns[:4]) == ["shop", "cause", "effect", "p_edge"]
@@ -43,8 +75,25 @@ def test_fit_writes_model_edges_and_report(tmp_path, capsys):
 def test_fit_ablation_flags_reach_the_config(tmp_path):
     data, _ = _simulate(tmp_path)
     out = tmp_path / "run"
-    assert main(["fit", str(data), "--context", "ctx_1", "ctx_2", "--out", str(out),
-                 "--markov", "--no-saturation", "--lam", "3", *TINY]) == 0
+    assert (
+        main(
+            [
+                "fit",
+                str(data),
+                "--context",
+                "ctx_1",
+                "ctx_2",
+                "--out",
+                str(out),
+                "--markov",
+                "--no-saturation",
+                "--lam",
+                "3",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((out / "fit.json").read_text())["model_config"]
     assert cfg["markov"] and cfg["no_saturation"] and cfg["lam"] == 3.0
 
@@ -53,9 +102,18 @@ def test_fit_bad_data_is_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("shop,time,spend_a,gmv\nA,1,-5,3\nA,2,1,4\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pyro_causalmmm.cli", "fit", str(bad), "--out",
-         str(tmp_path / "o"), "--quiet"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pyro_causalmmm.cli",
+            "fit",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

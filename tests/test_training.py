@@ -19,8 +19,9 @@ def _toy(n=6):
 def _model(values, mask, context, subsample=None):
     loc = pyro.param("loc", torch.zeros(()))
     with pyro.plate("shops", values.shape[0], subsample=subsample) as idx:
-        pyro.sample("obs", dist.Normal(loc, 1.0).expand([len(idx), 5, 2]).to_event(2),
-                    obs=values[idx])
+        pyro.sample(
+            "obs", dist.Normal(loc, 1.0).expand([len(idx), 5, 2]).to_event(2), obs=values[idx]
+        )
 
 
 def _guide(values, mask, context, subsample=None):
@@ -47,8 +48,9 @@ def test_early_stopping_stops():
     def flat_model(values, mask, context, subsample=None):
         # the validation loss never improves: nothing is learnable
         with pyro.plate("shops", values.shape[0], subsample=subsample) as idx:
-            pyro.sample("obs", dist.Normal(0.0, 1.0).expand([len(idx), 5, 2]).to_event(2),
-                        obs=values[idx])
+            pyro.sample(
+                "obs", dist.Normal(0.0, 1.0).expand([len(idx), 5, 2]).to_event(2), obs=values[idx]
+            )
 
     cfg = TrainConfig(epochs=50, batch_size=3, val_fraction=0.34, patience=2)
     result = fit(flat_model, _guide, (values, mask, ctx), cfg)
@@ -75,8 +77,15 @@ def test_split_is_seeded_and_keeps_a_training_shop():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("epochs", 0), ("batch_size", 0), ("lr", 0.0), ("lr_decay", 1.5), ("clip", 0.0),
-     ("val_fraction", 1.0), ("patience", -1)],
+    [
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("lr", 0.0),
+        ("lr_decay", 1.5),
+        ("clip", 0.0),
+        ("val_fraction", 1.0),
+        ("patience", -1),
+    ],
 )
 def test_train_config_rejects_out_of_range(field, value):
     with pytest.raises(ConfigError, match=field):

@@ -141,9 +141,16 @@ def test_elbo_is_finite_and_kl_weighted_by_lambda():
 
 @pytest.mark.parametrize(
     "field,value",
-    [("tau", 0.0), ("lam", -1.0), ("prior_edge_prob", 1.0), ("hidden", 0),
-     ("message_window", 0), ("linear_lags", -1), ("linear_prior_scale", 0.0),
-     ("pred_steps", 0)],
+    [
+        ("tau", 0.0),
+        ("lam", -1.0),
+        ("prior_edge_prob", 1.0),
+        ("hidden", 0),
+        ("message_window", 0),
+        ("linear_lags", -1),
+        ("linear_prior_scale", 0.0),
+        ("pred_steps", 0),
+    ],
 )
 def test_config_rejects_out_of_range(field, value):
     with pytest.raises(ConfigError, match=field):
