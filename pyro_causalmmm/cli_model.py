@@ -81,23 +81,50 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_model_arguments(parser)
+    from pyro_causalmmm.cli import _non_negative_int
+    from pyro_causalmmm.cli_posterior import add_edge_thresholds
+    from pyro_causalmmm.posterior import DRAWS
+
+    post = parser.add_argument_group("posterior")
+    post.add_argument(
+        "--draws",
+        type=_non_negative_int,
+        default=DRAWS,
+        help=f"posterior draws for posterior.nc and edges.csv; 0 = none ({DRAWS})",
+    )
+    post.add_argument(
+        "--holdout",
+        type=_non_negative_int,
+        default=0,
+        metavar="M",
+        help="train without each shop's last M steps (for `forecast --backtest`) (0)",
+    )
+    add_edge_thresholds(post)
     parser.set_defaults(func=cmd_fit)
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
     from pyro_causalmmm.cli import load_data
-    from pyro_causalmmm.workflow import check_output_dir, run_fit
+    from pyro_causalmmm.workflow import PosteriorOptions, check_output_dir, run_fit
 
     model_cfg, train_cfg = configs_from_args(args)
+    options = PosteriorOptions(args.draws, args.seed, args.present, args.absent)
     out = Path(args.out)
     check_output_dir(out)
     data = load_data(args)
-    _, report = run_fit(data, model_cfg, train_cfg, out)
+    _, report = run_fit(data, model_cfg, train_cfg, out, options, holdout=args.holdout)
     fit = report["fit"]
+    files = ["model/", "fit.json", "edges.csv"]
+    if args.draws:
+        files += ["edges_pooled.csv", "posterior.nc"]
+        cov = report["posterior"]["ppc_coverage"]
+        print(
+            f"posterior predictive check ({data.target_name}, one step ahead, in sample): "
+            f"50% interval covers {100 * cov[0.5]:.1f}%, 90% covers {100 * cov[0.9]:.1f}%"
+        )
     print(
         f"fitted {data.n_shops} shops x {data.n_nodes} nodes in {fit['seconds']:.0f} s "
-        f"({fit['epochs_run']} epochs); wrote {out / 'model'}/, {out / 'edges.csv'}, "
-        f"{out / 'fit.json'}"
+        f"({fit['epochs_run']} epochs); wrote " + ", ".join(str(out / f) for f in files)
     )
     return EXIT_OK
 

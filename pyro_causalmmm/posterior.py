@@ -139,12 +139,13 @@ def build(
     seed: int = 0,
     horizon: int = 0,
     future_context: np.ndarray | None = None,
-    train_loss: Sequence[float] = (),
+    train_loss: Sequence[float] | None = None,
     val_loss: Sequence[float] = (),
 ) -> idata_io.InferenceData:
     """Posterior ``InferenceData`` of ``data`` (schema in
     :mod:`pyro_causalmmm.inference_data`), with a ``predictions`` group when
-    ``horizon > 0``. Values are in the user's units."""
+    ``horizon > 0``. Values are in the user's units. ``train_loss``/``val_loss`` fill
+    the ``fit_log`` group (default: the losses of ``mmm.fit``, if it ran here)."""
     res = sample(mmm, data, draws, seed, horizon, future_context)
     scaling = data.scaling
     scored = _replicate_window(data, mmm.config.max_lag)
@@ -152,10 +153,9 @@ def build(
     replicate[:, ~scored] = np.nan
     observed = np.where(data.mask[..., None], data.values, np.nan)
     time_axis = idata_io.TimeAxis.from_shop_times(data.times, data.n_time)
-    if not mmm.fit_result and not train_loss:
-        train_loss = ()
-    elif mmm.fit_result and not train_loss:
-        train_loss, val_loss = mmm.fit_result.train_losses, mmm.fit_result.val_losses
+    if train_loss is None:  # default: this session's fit, if any
+        fr = mmm.fit_result
+        train_loss, val_loss = (fr.train_losses, fr.val_losses) if fr else ((), ())
     idata = idata_io.build_inference_data(
         shop_ids=data.shop_ids,
         node_names=data.node_names,

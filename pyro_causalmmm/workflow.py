@@ -3,8 +3,12 @@
 Outputs of ``run_fit`` in ``DIR``:
 
 * ``DIR/model/``   the saved model (``CausalMMM.load(DIR / "model")``)
-* ``DIR/edges.csv`` ``shop,cause,effect,p_edge`` (off-diagonal, the user's labels)
-* ``DIR/fit.json``  model and training config, per-epoch losses, seconds, package version
+* ``DIR/posterior.nc`` the posterior as ArviZ ``InferenceData`` (``az.from_netcdf``)
+* ``DIR/edges.csv`` ``shop,cause,effect,p_edge`` then ``weight_mean, weight_hdi_low,
+  weight_hdi_high, decision, shops_present`` (off-diagonal, the user's labels)
+* ``DIR/edges_pooled.csv`` per edge across shops: how many shops have it
+* ``DIR/fit.json``  model and training config, per-epoch losses, seconds, package
+  version, PPC coverage
 
 Every file is written atomically (temporary name, then rename).
 """
@@ -13,16 +17,19 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pyro_causalmmm import __version__
+from pyro_causalmmm import __version__, posterior, summaries
+from pyro_causalmmm import inference_data as idata_io
 from pyro_causalmmm.api import CausalMMM
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import ModelConfig
+from pyro_causalmmm.posterior import DRAWS
 from pyro_causalmmm.training import TrainConfig
 
 
@@ -37,24 +44,90 @@ def check_output_dir(out: Path) -> None:
         raise ConfigError(f"output directory {out} is not writable: {exc.strerror or exc}") from exc
 
 
+@dataclass(frozen=True)
+class PosteriorOptions:
+    """How ``fit``/``posterior`` summarise the posterior: ``draws`` (0 = no
+    ``posterior.nc``; ``edges.csv`` then has ``p_edge`` and ``decision`` only), ``seed``,
+    and the ``present``/``absent`` edge-decision thresholds (:mod:`summaries`)."""
+
+    draws: int = DRAWS
+    seed: int = 0
+    present: float = summaries.PRESENT
+    absent: float = summaries.ABSENT
+
+    def __post_init__(self) -> None:
+        if self.draws != 0 and self.draws < 2:
+            raise ConfigError(f"draws must be 0 (no posterior) or >= 2, got {self.draws}")
+        if not 0 <= self.absent < self.present <= 1:
+            raise ConfigError(
+                f"need 0 <= absent < present <= 1, got absent={self.absent} present={self.present}"
+            )
+
+
+def write_posterior(
+    mmm: CausalMMM,
+    data: MarketingMixData,
+    out: Path,
+    options: PosteriorOptions,
+    train_loss=None,
+    val_loss=(),
+):
+    """Write ``out/posterior.nc``, ``out/edges.csv`` and ``out/edges_pooled.csv``;
+    return the ``InferenceData`` (None when ``options.draws == 0``)."""
+    out = Path(out)
+    if options.draws == 0:
+        edges = mmm.edge_probabilities(data)
+        edges["decision"] = summaries.decide(edges["p_edge"], options.present, options.absent)
+        atomic_write(out / "edges.csv", lambda p: edges.to_csv(p, index=False))
+        return None
+    idata = posterior.build(
+        mmm,
+        data,
+        draws=options.draws,
+        seed=options.seed,
+        train_loss=train_loss,
+        val_loss=val_loss,
+    )
+    edges = summaries.edge_table(idata, options.present, options.absent)
+    pooled = summaries.pooled_edges(edges)
+    idata_io.save(idata, out / idata_io.POSTERIOR_FILE)
+    atomic_write(out / "edges.csv", lambda p: edges.to_csv(p, index=False))
+    atomic_write(out / "edges_pooled.csv", lambda p: pooled.to_csv(p, index=False))
+    return idata
+
+
 def run_fit(
-    data: MarketingMixData, model_config: ModelConfig, train_config: TrainConfig, out: Path
+    data: MarketingMixData,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: Path,
+    options: PosteriorOptions | None = None,
+    holdout: int = 0,
 ) -> tuple[CausalMMM, dict]:
-    """Fit ``data`` and write ``out/model``, ``out/edges.csv``, ``out/fit.json``."""
+    """Fit ``data`` (without each shop's last ``holdout`` steps, for honest backtests)
+    and write ``out/model``, ``out/fit.json`` and the posterior files of
+    :func:`write_posterior`."""
     out = Path(out)
     check_output_dir(out)
+    options = options or PosteriorOptions()
+    train = data.drop_last(holdout) if holdout else data
     mmm = CausalMMM(model_config)
-    result = mmm.fit(data, train_config)
-    edges = mmm.edge_probabilities(data)
+    result = mmm.fit(train, train_config)
     mmm.save(out / "model")
-    atomic_write(out / "edges.csv", lambda p: edges.to_csv(p, index=False))
+    idata = write_posterior(mmm, train, out, options)
     report = {
         "package_version": __version__,
         "model_config": model_config.to_dict(),
         "fit": result.to_dict(),
         "n_shops": data.n_shops,
+        "holdout": int(holdout),
         "node_names": data.node_names,
         "context_names": data.context_names,
+        "data_summary": train.summary(),
+        "posterior": {
+            "draws": options.draws,
+            "ppc_coverage": None if idata is None else summaries.ppc_coverage(idata),
+        },
     }
     atomic_write(out / "fit.json", lambda p: p.write_text(json.dumps(report, indent=2)))
     return mmm, report
