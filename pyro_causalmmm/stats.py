@@ -12,15 +12,16 @@ import numpy as np
 def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
     """Highest-density interval of each column of ``draws`` ``(draw, ...)``.
 
-    The narrowest window holding ``ceil(prob * n)`` sorted draws (the same rule as
-    ``arviz.hdi`` for unimodal draws). NaN columns give NaN bounds. Returns
-    ``(low, high)``, each of shape ``draws.shape[1:]``.
+    The narrowest window spanning ``floor(prob * n)`` gaps of the sorted draws (the rule
+    of ``arviz.hdi`` for unimodal draws; for a bimodal column, such as a relaxed edge
+    weight piled near 0 and 1, it is one interval covering both modes' mass). NaN
+    columns give NaN bounds. Returns ``(low, high)``, each of shape ``draws.shape[1:]``.
     """
     if not 0 < prob < 1:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
     x = np.sort(np.asarray(draws, dtype=np.float64), axis=0)
     n = x.shape[0]
-    k = max(int(np.ceil(prob * n)), 1)
+    k = int(np.floor(prob * n)) + 1  # points in the window
     if k >= n:
         return x[0], x[-1]
     widths = x[k - 1 :] - x[: n - k + 1]  # (n - k + 1, ...)
