@@ -131,8 +131,9 @@ def test_demo_small(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--shops", "12", *TINY]) == 0
     text = capsys.readouterr().out
-    assert "AUROC" in text and "MSE" in text
+    assert "AUROC" in text and "MSE" in text and "covers" in text and "first 7 steps" in text
     summary = json.loads((out / "demo.json").read_text())
     assert 0 <= summary["auroc_per_shop_mean"] <= 1
-    for name in ("edges.csv", "fit.json", "demo_data.csv"):
+    assert set(summary["backtest"]) == {"1", "7"}
+    for name in ("edges.csv", "fit.json", "demo_data.csv", "posterior.nc", "backtest.csv"):
         assert (out / name).exists()
