@@ -17,6 +17,7 @@ import pyro
 import torch
 
 from pyro_causalmmm import __version__
+from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ModelFileError
 from pyro_causalmmm.guides import AmortizedGraphGuide
@@ -52,9 +53,16 @@ class CausalMMM:
         self.model = CausalMMMModel(self.config, n_nodes, n_context)
         self.guide = AmortizedGraphGuide(self.config, n_nodes)
 
-    def fit(self, data: MarketingMixData, train_config: TrainConfig | None = None) -> FitResult:
+    def fit(
+        self,
+        data: MarketingMixData,
+        train_config: TrainConfig | None = None,
+        checkpointing: Checkpointing | None = None,
+    ) -> FitResult:
         """Train on every shop of ``data`` (a validation split is taken from them if
-        ``train_config.val_fraction > 0``); returns the :class:`FitResult`."""
+        ``train_config.val_fraction > 0``); returns the :class:`FitResult`.
+        ``checkpointing`` saves (and with ``resume`` restores) the training state, see
+        :func:`pyro_causalmmm.training.fit`."""
         cfg = train_config or TrainConfig()
         pyro.clear_param_store()
         pyro.set_rng_seed(cfg.seed)
@@ -64,7 +72,7 @@ class CausalMMM:
         self.context_scale = np.asarray(data.scaling.context_scale, dtype=np.float64)
         self._build(data.n_nodes, data.n_context)
         tensors = self.tensors(data)
-        self.fit_result = fit(self.model, self.guide, tensors, cfg)
+        self.fit_result = fit(self.model, self.guide, tensors, cfg, checkpointing=checkpointing)
         # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
         adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
         self.model.calibrate_noise(*tensors, adj)
@@ -77,13 +85,28 @@ class CausalMMM:
             raise ModelFileError("the model is not fitted: call fit(data) or CausalMMM.load(dir)")
 
     def _check_columns(self, data: MarketingMixData) -> None:
-        if list(data.node_names) != self.node_names or list(data.context_names) != (
-            self.context_names
+        """Data must have the model's nodes and context, in the same order."""
+        for what, have, want in (
+            ("node", list(data.node_names), self.node_names),
+            ("context", list(data.context_names), self.context_names),
         ):
+            if have == want:
+                continue
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            if missing or extra:
+                diff = "; ".join(
+                    part
+                    for part in (
+                        f"missing {missing}" if missing else "",
+                        f"not in the model {extra}" if extra else "",
+                    )
+                    if part
+                )
+            else:
+                diff = f"same columns in another order: model {want}, data {have}"
             raise ModelFileError(
-                "data columns differ from the model's: model nodes "
-                f"{self.node_names} context {self.context_names}; data nodes "
-                f"{list(data.node_names)} context {list(data.context_names)}. Pass the same "
+                f"data columns differ from the model's {what} columns: {diff}. Pass the same "
                 "--channels/--target/--context as when fitting"
             )
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyro_causalmmm.errors import CausalMMMError
+from pyro_causalmmm.errors import CausalMMMError, TrainingInterrupted
 
 EXIT_OK = 0
 EXIT_ERROR = 2
@@ -235,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     try:
         return int(args.func(args))
+    except TrainingInterrupted as exc:  # SIGINT/SIGTERM: checkpoint saved, exit 128 + signal
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 128 + exc.signum
     except CausalMMMError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -100,6 +100,19 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
         help="train without each shop's last M steps (for `forecast --backtest`) (0)",
     )
     add_edge_thresholds(post)
+    ck = parser.add_argument_group("checkpoints")
+    ck.add_argument(
+        "--checkpoint-every",
+        type=_non_negative_int,
+        default=1,
+        metavar="K",
+        help="save DIR/checkpoint/state.pt every K epochs and at the end; 0 = never (1)",
+    )
+    ck.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted fit from DIR/checkpoint (same data and flags)",
+    )
     parser.set_defaults(func=cmd_fit)
 
 
@@ -112,7 +125,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_dir(out)
     data = load_data(args)
-    _, report = run_fit(data, model_cfg, train_cfg, out, options, holdout=args.holdout)
+    _, report = run_fit(
+        data,
+        model_cfg,
+        train_cfg,
+        out,
+        options,
+        holdout=args.holdout,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+    )
     fit = report["fit"]
     files = ["model/", "fit.json", "edges.csv"]
     if args.draws:

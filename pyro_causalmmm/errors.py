@@ -32,3 +32,12 @@ def require(ok: bool, name: str, value: object, allowed: str) -> None:
     """Raise :class:`ConfigError` naming the field, its value and the allowed range."""
     if not ok:
         raise ConfigError(f"{name}={value!r} is out of range; it must be {allowed}")
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGINT/SIGTERM stopped training; a checkpoint was saved when checkpointing.
+    ``signum`` is the signal number (the CLI exits with ``128 + signum``)."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum

@@ -7,7 +7,10 @@ the relaxed graph site) and returns a :class:`FitResult`.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -17,7 +20,9 @@ import torch
 from pyro.infer import SVI, TraceMeanField_ELBO
 from pyro.optim import ClippedAdam
 
-from .errors import TrainingError, require
+from . import checkpoint
+from .checkpoint import Checkpointing, fingerprint
+from .errors import TrainingError, TrainingInterrupted, require
 
 
 @dataclass(frozen=True)
@@ -99,14 +104,50 @@ def split_shops(n_shops: int, val_fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def fit(model, guide, tensors: tuple, cfg: TrainConfig, progress=None, callback=None) -> FitResult:
+@contextlib.contextmanager
+def _stop_on_signals():
+    """Turn SIGINT/SIGTERM into a flag the loop checks after each step (main thread
+    only; elsewhere signals keep their handlers)."""
+    flag: dict[str, int | None] = {"signum": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):  # noqa: ARG001 - signal API
+        flag["signum"] = signum
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def fit(
+    model,
+    guide,
+    tensors: tuple,
+    cfg: TrainConfig,
+    progress=None,
+    callback=None,
+    checkpointing: Checkpointing | None = None,
+) -> FitResult:
     """Train ``model``/``guide`` (callables with signature ``(values, mask, context,
     subsample)``) on ``tensors = (values, mask, context)``, shapes ``(shop, time, node)``,
     ``(shop, time)``, ``(shop, time, context)``.
 
     ``callback(epoch, result)``, if given, runs after every epoch (1-based epoch).
-    Raises :class:`TrainingError` as soon as the loss is NaN or infinite.
+    ``checkpointing`` saves the full training state every ``every`` epochs, at the end
+    and on SIGINT/SIGTERM (then :class:`TrainingInterrupted` is raised), and with
+    ``resume`` continues from it: the result equals an uninterrupted run with the same
+    seed (same machine and thread count). Raises :class:`TrainingError` as soon as the
+    loss is NaN or infinite (the last good checkpoint stays on disk).
     """
+    ckpt = checkpointing or Checkpointing()
+    # a stale entry with the same name would be optimised instead of these modules' own
+    # parameters (pyro.module returns what the store holds)
+    pyro.clear_param_store()
     seed_everything(cfg.seed)
     n_shops = tensors[0].shape[0]
     train_idx, val_idx = split_shops(n_shops, cfg.val_fraction, cfg.seed)
@@ -125,44 +166,110 @@ def fit(model, guide, tensors: tuple, cfg: TrainConfig, progress=None, callback=
     gen = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_idx)
     val_t = torch.as_tensor(val_idx)
-    best, since_best = math.inf, 0
-    bar = _progress(cfg, progress)
+    fp = fingerprint(tensors, cfg.to_dict(), _config_dict(model))
+    loop = {"epoch": 0, "batch": 0, "perm": None, "total": 0.0, "best": math.inf, "since": 0}
+    elapsed = 0.0
+    if ckpt.resume:
+        state = checkpoint.load(ckpt.path, fp)
+        model.load_state_dict(state["model"])
+        guide.load_state_dict(state["guide"])
+        optim.set_state(state["optim"])
+        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["gen_rng"])
+        loop = dict(state["loop"])
+        result.train_losses = list(state["train_losses"])
+        result.val_losses = list(state["val_losses"])
+        result.epochs_run = int(loop["epoch"])
+        elapsed = float(state["seconds"])
     t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        perm = train_t[torch.randperm(len(train_t), generator=gen)]
-        total = torch.zeros(())
-        for batch in perm.split(cfg.batch_size):
-            # the plate is told the full shop count, so each step's loss estimates the
-            # whole data set; train on the training shops only
-            loss = _step(svi, tensors, batch, epoch, cfg)
-            total += loss * len(batch) / n_shops
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss} at epoch {epoch + 1}; lower lr (now {cfg.lr}) or "
-                    "check the data for extreme values"
-                )
-        train_loss = float(total) / max(len(train_t), 1)
-        result.train_losses.append(train_loss)
-        if len(val_t):
-            with torch.no_grad():
-                val = svi.evaluate_loss(*tensors, subsample=val_t) / n_shops
-            result.val_losses.append(val)
-            if val < best - 1e-6:
-                best, since_best = val, 0
-            else:
-                since_best += 1
-        result.epochs_run = epoch + 1
-        if callback is not None:
-            callback(epoch + 1, result)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.3f}")
-        if cfg.patience and len(val_t) and since_best >= cfg.patience:
-            break
+
+    def snapshot() -> dict:
+        return {
+            "fingerprint": fp,
+            "model": model.state_dict(),
+            "guide": guide.state_dict(),
+            "optim": optim.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "gen_rng": gen.get_state(),
+            "loop": dict(loop),
+            "train_losses": list(result.train_losses),
+            "val_losses": list(result.val_losses),
+            "seconds": elapsed + time.perf_counter() - t0,
+        }
+
+    bar = _progress(cfg, progress)
+    stopped = False
+    with _stop_on_signals() as flag:
+        while loop["epoch"] < cfg.epochs and not stopped:
+            epoch = loop["epoch"]
+            if loop["perm"] is None:
+                loop["perm"] = train_t[torch.randperm(len(train_t), generator=gen)]
+            batches = loop["perm"].split(cfg.batch_size)
+            while loop["batch"] < len(batches):
+                batch = batches[loop["batch"]]
+                # the plate is told the full shop count, so each step's loss estimates the
+                # whole data set; train on the training shops only
+                loss = _step(svi, tensors, batch, epoch, cfg)
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"loss became {loss} at epoch {epoch + 1}; lower lr (now {cfg.lr}) "
+                        "or check the data for extreme values" + _kept(ckpt)
+                    )
+                loop["total"] += loss * len(batch) / n_shops
+                loop["batch"] += 1
+                if flag["signum"] is not None:
+                    _interrupt(flag["signum"], ckpt, snapshot, epoch)
+            train_loss = loop["total"] / max(len(train_t), 1)
+            result.train_losses.append(train_loss)
+            if len(val_t):
+                with torch.no_grad():
+                    val = svi.evaluate_loss(*tensors, subsample=val_t) / n_shops
+                result.val_losses.append(val)
+                if val < loop["best"] - 1e-6:
+                    loop["best"], loop["since"] = val, 0
+                else:
+                    loop["since"] += 1
+            loop.update(epoch=epoch + 1, batch=0, perm=None, total=0.0)
+            result.epochs_run = epoch + 1
+            stopped = bool(cfg.patience and len(val_t) and loop["since"] >= cfg.patience)
+            last = loop["epoch"] >= cfg.epochs or stopped
+            if ckpt.path is not None and ((epoch + 1) % ckpt.every == 0 or last):
+                checkpoint.save(ckpt.path, snapshot())
+            if callback is not None:
+                callback(epoch + 1, result)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss:.3f}")
+            if flag["signum"] is not None and not last:
+                _interrupt(flag["signum"], ckpt, snapshot, epoch + 1)
     if bar is not None:
         bar.close()
-    result.seconds = time.perf_counter() - t0
+    result.seconds = elapsed + time.perf_counter() - t0
     return result
+
+
+def _config_dict(model) -> dict:
+    config = getattr(model, "config", None)
+    return config.to_dict() if hasattr(config, "to_dict") else {}
+
+
+def _kept(ckpt: Checkpointing) -> str:
+    if ckpt.path is not None and ckpt.path.exists():
+        return f"; the last good checkpoint is {ckpt.path}"
+    return ""
+
+
+def _interrupt(signum: int, ckpt: Checkpointing, snapshot, epoch: int) -> None:
+    """Save the state at the current position and raise :class:`TrainingInterrupted`."""
+    name = signal.Signals(signum).name
+    if ckpt.path is None:
+        raise TrainingInterrupted(signum, f"training stopped by {name} during epoch {epoch + 1}")
+    checkpoint.save(ckpt.path, snapshot())
+    raise TrainingInterrupted(
+        signum,
+        f"training stopped by {name}; checkpoint saved to {ckpt.path}: run the same command "
+        "with --resume to continue",
+    )
 
 
 def _step(svi, tensors, batch, epoch: int, cfg: TrainConfig) -> float:

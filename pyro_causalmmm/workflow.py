@@ -7,6 +7,7 @@ Outputs of ``run_fit`` in ``DIR``:
 * ``DIR/edges.csv`` ``shop,cause,effect,p_edge`` then ``weight_mean, weight_hdi_low,
   weight_hdi_high, decision, shops_present`` (off-diagonal, the user's labels)
 * ``DIR/edges_pooled.csv`` per edge across shops: how many shops have it
+* ``DIR/checkpoint/state.pt`` the training state (``fit --resume`` continues from it)
 * ``DIR/fit.json``  model and training config, per-epoch losses, seconds, package
   version, PPC coverage
 
@@ -16,6 +17,7 @@ Every file is written atomically (temporary name, then rename).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 from pyro_causalmmm import __version__, posterior, summaries
 from pyro_causalmmm import inference_data as idata_io
 from pyro_causalmmm.api import CausalMMM
+from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.io import atomic_write
@@ -33,8 +36,9 @@ from pyro_causalmmm.posterior import DRAWS
 from pyro_causalmmm.training import TrainConfig
 
 
-def check_output_dir(out: Path) -> None:
-    """Fail before training when ``out`` cannot be created or written."""
+def check_output_dir(out: Path, need_bytes: int = 0) -> None:
+    """Fail before training when ``out`` cannot be created or written, or when its file
+    system has less than ``need_bytes`` free."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write_test"
@@ -42,6 +46,21 @@ def check_output_dir(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise ConfigError(f"output directory {out} is not writable: {exc.strerror or exc}") from exc
+    free = shutil.disk_usage(out).free
+    if free < need_bytes:
+        raise ConfigError(
+            f"output directory {out} has {free / 1e6:.0f} MB free, about "
+            f"{need_bytes / 1e6:.0f} MB are needed; free space or choose another --out"
+        )
+
+
+def output_bytes(data: MarketingMixData, draws: int, hidden: int = 64) -> int:
+    """Rough size of what ``fit`` writes: ``posterior.nc`` (float64 draws of edges, the
+    S-curve and the predictive, per shop) plus weights and a checkpoint, with 2x slack."""
+    d, t = data.n_nodes, data.n_time
+    per_draw = data.n_shops * (d * d + t * (d + 3)) * 8
+    weights = 40 * hidden * hidden * 4 * 3  # model, guide, Adam moments (order of magnitude)
+    return 2 * (draws * per_draw + weights) + 10_000_000
 
 
 @dataclass(frozen=True)
@@ -109,16 +128,19 @@ def run_fit(
     out: Path,
     options: PosteriorOptions | None = None,
     holdout: int = 0,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> tuple[CausalMMM, dict]:
     """Fit ``data`` (without each shop's last ``holdout`` steps, for honest backtests)
     and write ``out/model``, ``out/fit.json`` and the posterior files of
     :func:`write_posterior`."""
     out = Path(out)
-    check_output_dir(out)
     options = options or PosteriorOptions()
+    check_output_dir(out, output_bytes(data, options.draws, model_config.hidden))
     train = data.drop_last(holdout) if holdout else data
     mmm = CausalMMM(model_config)
-    result = mmm.fit(train, train_config)
+    ckpt = Checkpointing(out / "checkpoint", checkpoint_every or 1, resume)
+    result = mmm.fit(train, train_config, ckpt if checkpoint_every or resume else None)
     mmm.save(out / "model")
     idata = write_posterior(mmm, train, out, options)
     report = {

@@ -142,3 +142,20 @@ def test_load_refuses_a_model_file_from_another_version(tmp_path, data):
     (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="cannot load model"):
         CausalMMM.load(tmp_path / "m")
+
+
+def test_column_mismatch_names_the_difference():
+    from pyro_causalmmm.api import CausalMMM
+    from pyro_causalmmm.errors import ModelFileError
+
+    mmm = CausalMMM()
+    mmm.node_names, mmm.context_names = ["tv", "search", "gmv"], ["promo"]
+    fake = type("D", (), {"node_names": ["tv", "radio", "gmv"], "context_names": ["promo"]})
+    with pytest.raises(ModelFileError, match=r"missing \['search'\]; not in the model \['radio'\]"):
+        mmm._check_columns(fake)
+    fake.node_names = ["search", "tv", "gmv"]
+    with pytest.raises(ModelFileError, match="another order"):
+        mmm._check_columns(fake)
+    fake.node_names, fake.context_names = ["tv", "search", "gmv"], []
+    with pytest.raises(ModelFileError, match=r"context columns: missing \['promo'\]"):
+        mmm._check_columns(fake)
