@@ -60,7 +60,8 @@ class AmortizedGraphGuide(nn.Module):
             if self.config.full_graph:
                 return
             logits = self.edge_logits(values[idx], mask[idx])
-            q = dist.RelaxedBernoulli(torch.tensor(self.config.tau), logits=logits)
+            tau = torch.tensor(self.config.tau, device=logits.device)
+            q = dist.RelaxedBernoulli(tau, logits=logits)
             with kl_weight(self.config.lam):
                 pyro.sample("z", q.to_event(1))
 

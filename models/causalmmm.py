@@ -64,7 +64,8 @@ class CausalMMMModel(nn.Module):
         """Graph prior ``(shop, edge)``: relaxed Bernoulli with edge probability p0."""
         p0 = torch.tensor(self.config.prior_edge_prob, device=self.log_sigma.device)
         logits = torch.logit(p0).expand(batch, self.n_edges)
-        return dist.RelaxedBernoulli(torch.tensor(self.config.tau), logits=logits).to_event(1)
+        tau = torch.tensor(self.config.tau, device=logits.device)
+        return dist.RelaxedBernoulli(tau, logits=logits).to_event(1)
 
     def decode(
         self, x: torch.Tensor, adj: torch.Tensor, context: torch.Tensor, feedback=None

@@ -9,6 +9,8 @@ approximates, once, here.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch.distributions import RelaxedBernoulli, kl
 
@@ -34,18 +36,24 @@ def _kl_relaxed_bernoulli(q: RelaxedBernoulli, p: RelaxedBernoulli) -> torch.Ten
     return bernoulli_kl(q.logits, p.logits)
 
 
-def edge_index(n_nodes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def edge_index(n_nodes: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Off-diagonal (cause, effect) index pairs in row-major order, each ``(edge,)``,
-    ``edge = n_nodes * (n_nodes - 1)``."""
+    ``edge = n_nodes * (n_nodes - 1)``, on ``device`` (cached: no host-to-device copy
+    per call in training loops)."""
+    return _edge_index(n_nodes, str(torch.device(device or "cpu")))
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_index(n_nodes: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     i, j = torch.meshgrid(torch.arange(n_nodes), torch.arange(n_nodes), indexing="ij")
     off = i != j
-    return i[off], j[off]
+    return i[off].to(device), j[off].to(device)
 
 
 def to_adjacency(z: torch.Tensor, n_nodes: int) -> torch.Tensor:
     """Scatter edge values ``(..., edge)`` into an adjacency ``(..., cause, effect)``
     with a zero diagonal."""
-    cause, effect = edge_index(n_nodes)
+    cause, effect = edge_index(n_nodes, z.device)
     out = z.new_zeros(*z.shape[:-1], n_nodes, n_nodes)
     out[..., cause, effect] = z
     return out
@@ -53,7 +61,7 @@ def to_adjacency(z: torch.Tensor, n_nodes: int) -> torch.Tensor:
 
 def from_adjacency(adj: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`to_adjacency`: ``(..., cause, effect)`` -> ``(..., edge)``."""
-    cause, effect = edge_index(adj.shape[-1])
+    cause, effect = edge_index(adj.shape[-1], adj.device)
     return adj[..., cause, effect]
 
 

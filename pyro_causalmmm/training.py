@@ -17,10 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import pyro
 import torch
+from pyro import poutine
 from pyro.infer import SVI, TraceMeanField_ELBO
 from pyro.optim import ClippedAdam
 
-from . import checkpoint
+from . import checkpoint, parallel
 from .checkpoint import Checkpointing, fingerprint
 from .errors import TrainingError, TrainingInterrupted, require
 
@@ -35,7 +36,9 @@ class TrainConfig:
     are clipped to [-clip, clip]. val_fraction: share of shops held out to monitor the
     ELBO for early stopping (0 disables; at least one shop is kept for training).
     patience: epochs without a validation improvement before stopping (0 = never stop
-    early). seed: reaches torch, numpy and Pyro. quiet: no progress bar.
+    early). seed: reaches torch, numpy and Pyro. quiet: no progress bar. device: where
+    training runs (``cpu``, ``cuda``, ``cuda:N``, or ``auto`` = CUDA when present); data
+    and modules move there once, and the loss stays on the device until the epoch ends.
     """
 
     epochs: int = 15
@@ -61,6 +64,9 @@ class TrainConfig:
         ]
         for ok, name, allowed in checks:
             require(ok, name, getattr(self, name), allowed)
+        dev = self.device
+        ok = dev in ("cpu", "cuda", "auto") or (dev.startswith("cuda:") and dev[5:].isdigit())
+        require(ok, "device", dev, "cpu, cuda, cuda:N or auto")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,6 +95,16 @@ class FitResult:
         """JSON-ready record (everything but the modules)."""
         skip = {"model", "guide"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; CUDA asked for but absent is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"device {name!r} asked for, but torch sees no CUDA device here")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -149,13 +165,25 @@ def fit(
     # parameters (pyro.module returns what the store holds)
     pyro.clear_param_store()
     seed_everything(cfg.seed)
+    lay = parallel.layout()
+    parallel.check_batch(cfg.batch_size, lay)
+    modules = [m for m in (model, guide) if isinstance(m, torch.nn.Module)]
+    parallel.broadcast_modules(*modules)
+    device = resolve_device(cfg.device)
+    for module in modules:
+        module.to(device)
+    fp_tensors = tensors
+    tensors = tuple(t.to(device) for t in tensors)  # once: nothing crosses in the loop
+    n_edges = tensors[0].shape[-1] * (tensors[0].shape[-1] - 1)
+    noise_gen = torch.Generator().manual_seed(cfg.seed + 7919)
     n_shops = tensors[0].shape[0]
     train_idx, val_idx = split_shops(n_shops, cfg.val_fraction, cfg.seed)
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
     optim = ClippedAdam(
         {"lr": cfg.lr, "clip_norm": cfg.clip, "lrd": cfg.lr_decay ** (1.0 / steps_per_epoch)}
     )
-    svi = SVI(model, guide, optim, loss=TraceMeanField_ELBO())
+    elbo = TraceMeanField_ELBO()
+    svi = SVI(model, guide, optim, loss=elbo)
     result = FitResult(
         train_shops=train_idx.tolist(),
         val_shops=val_idx.tolist(),
@@ -166,7 +194,7 @@ def fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     train_t = torch.as_tensor(train_idx)
     val_t = torch.as_tensor(val_idx)
-    fp = fingerprint(tensors, cfg.to_dict(), _config_dict(model))
+    fp = fingerprint(fp_tensors, cfg.to_dict(), _config_dict(model))
     loop = {"epoch": 0, "batch": 0, "perm": None, "total": 0.0, "best": math.inf, "since": 0}
     elapsed = 0.0
     if ckpt.resume:
@@ -176,6 +204,7 @@ def fit(
         optim.set_state(state["optim"])
         torch.set_rng_state(state["torch_rng"])
         gen.set_state(state["gen_rng"])
+        noise_gen.set_state(state["noise_rng"])
         loop = dict(state["loop"])
         result.train_losses = list(state["train_losses"])
         result.val_losses = list(state["val_losses"])
@@ -191,13 +220,16 @@ def fit(
             "optim": optim.get_state(),
             "torch_rng": torch.get_rng_state(),
             "gen_rng": gen.get_state(),
+            "noise_rng": noise_gen.get_state(),
             "loop": dict(loop),
             "train_losses": list(result.train_losses),
             "val_losses": list(result.val_losses),
             "seconds": elapsed + time.perf_counter() - t0,
         }
 
-    bar = _progress(cfg, progress)
+    bar = _progress(cfg, progress) if lay.is_main else None
+    # every rank may read a checkpoint; only rank 0 writes one
+    save_to = ckpt if lay.is_main else Checkpointing(None, ckpt.every)
     stopped = False
     with _stop_on_signals() as flag:
         while loop["epoch"] < cfg.epochs and not stopped:
@@ -205,20 +237,35 @@ def fit(
             if loop["perm"] is None:
                 loop["perm"] = train_t[torch.randperm(len(train_t), generator=gen)]
             batches = loop["perm"].split(cfg.batch_size)
+            total = torch.zeros((), device=device)
             while loop["batch"] < len(batches):
                 batch = batches[loop["batch"]]
+                # relaxed-Bernoulli uniforms for the whole global batch, whatever the layout
+                uniforms = torch.rand(len(batch), n_edges, generator=noise_gen)
+                rows = parallel.local_rows(len(batch), lay)
                 # the plate is told the full shop count, so each step's loss estimates the
                 # whole data set; train on the training shops only
-                loss = _step(svi, tensors, batch, epoch, cfg)
-                if not math.isfinite(loss):
-                    raise TrainingError(
-                        f"loss became {loss} at epoch {epoch + 1}; lower lr (now {cfg.lr}) "
-                        "or check the data for extreme values" + _kept(ckpt)
-                    )
-                loop["total"] += loss * len(batch) / n_shops
+                loss = _step(
+                    svi,
+                    elbo,
+                    tensors,
+                    batch[rows],
+                    uniforms[rows].to(device),
+                    len(rows) / len(batch),
+                    epoch,
+                    cfg,
+                )
+                total = total + loss * len(batch) / n_shops
                 loop["batch"] += 1
                 if flag["signum"] is not None:
-                    _interrupt(flag["signum"], ckpt, snapshot, epoch)
+                    loop["total"] += float(total)
+                    _interrupt(flag["signum"], save_to, snapshot, epoch)
+            loop["total"] += float(total)  # the one device-to-host copy of the epoch
+            if not math.isfinite(loop["total"]):
+                raise TrainingError(
+                    f"loss became {loop['total']} in epoch {epoch + 1}; lower lr (now "
+                    f"{cfg.lr}) or check the data for extreme values" + _kept(ckpt)
+                )
             train_loss = loop["total"] / max(len(train_t), 1)
             result.train_losses.append(train_loss)
             if len(val_t):
@@ -233,15 +280,15 @@ def fit(
             result.epochs_run = epoch + 1
             stopped = bool(cfg.patience and len(val_t) and loop["since"] >= cfg.patience)
             last = loop["epoch"] >= cfg.epochs or stopped
-            if ckpt.path is not None and ((epoch + 1) % ckpt.every == 0 or last):
-                checkpoint.save(ckpt.path, snapshot())
+            if save_to.path is not None and ((epoch + 1) % ckpt.every == 0 or last):
+                checkpoint.save(save_to.path, snapshot())
             if callback is not None:
                 callback(epoch + 1, result)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_loss:.3f}")
             if flag["signum"] is not None and not last:
-                _interrupt(flag["signum"], ckpt, snapshot, epoch + 1)
+                _interrupt(flag["signum"], save_to, snapshot, epoch + 1)
     if bar is not None:
         bar.close()
     result.seconds = elapsed + time.perf_counter() - t0
@@ -272,10 +319,21 @@ def _interrupt(signum: int, ckpt: Checkpointing, snapshot, epoch: int) -> None:
     )
 
 
-def _step(svi, tensors, batch, epoch: int, cfg: TrainConfig) -> float:
-    """One SVI step; NaN/inf caught by distribution validation becomes a TrainingError."""
+def _step(svi, elbo, tensors, local, uniforms, weight: float, epoch: int, cfg: TrainConfig):
+    """One data-parallel SVI step on this rank's shops ``local``; returns the global
+    batch's loss as a tensor (no host sync).
+
+    Loss ``weight * L_rank`` is backpropagated (``weight = n_rank / n_batch``), then one
+    all-reduce sums gradients and losses over ranks, so every rank applies the update of
+    the whole batch (the same as ``SVI.step`` in one process). NaN/inf caught by
+    distribution validation becomes a :class:`TrainingError`.
+    """
     try:
-        return svi.step(*tensors, subsample=batch)
+        with poutine.trace(param_only=True) as capture:
+            with parallel.SharedNoise(uniforms):
+                loss = elbo.differentiable_loss(svi.model, svi.guide, *tensors, subsample=local)
+            if loss.requires_grad:  # as Pyro does: a model without parameters has no grads
+                (loss * weight).backward()
     except (ValueError, RuntimeError) as exc:
         text = str(exc).lower()
         if "nan" in text or "inf" in text or "invalid values" in text:
@@ -284,6 +342,22 @@ def _step(svi, tensors, batch, epoch: int, cfg: TrainConfig) -> float:
                 f"lr (now {cfg.lr}) or check the data for extreme values"
             ) from exc
         raise
+    sites = capture.trace.nodes
+    params = [sites[name]["value"].unconstrained() for name in sorted(sites)]
+    loss = loss.detach() * weight
+    if parallel.layout().distributed:
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads] + [loss.reshape(1)])
+        parallel.allreduce_sum(flat)
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad = flat[offset : offset + n].view_as(p).clone()
+            offset += n
+        loss = flat[-1]
+    svi.optim(set(params))
+    pyro.infer.util.zero_grads(set(params))
+    return loss
 
 
 def _progress(cfg: TrainConfig, progress):
