@@ -73,6 +73,9 @@ class CausalMMM:
         self._build(data.n_nodes, data.n_context)
         tensors = self.tensors(data)
         self.fit_result = fit(self.model, self.guide, tensors, cfg, checkpointing=checkpointing)
+        # inference and files run on the CPU; training may have used a GPU
+        self.model.cpu()
+        self.guide.cpu()
         # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
         adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
         self.model.calibrate_noise(*tensors, adj)

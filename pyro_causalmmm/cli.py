@@ -229,10 +229,12 @@ def _one_line(message: object) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``causalmmm`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    args.argv = argv  # the command as given (a distributed fit re-runs it under torchrun)
     try:
         return int(args.func(args))
     except TrainingInterrupted as exc:  # SIGINT/SIGTERM: checkpoint saved, exit 128 + signal

@@ -66,6 +66,8 @@ def configs_from_args(args: argparse.Namespace):
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }
     model_cfg = ModelConfig(**{k: v for k, v in model_kw.items() if v is not None})
+    if getattr(args, "device", None):
+        train_kw["device"] = args.device
     train_cfg = TrainConfig(
         seed=args.seed, quiet=args.quiet, **{k: v for k, v in train_kw.items() if v is not None}
     )
@@ -100,6 +102,21 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
         help="train without each shop's last M steps (for `forecast --backtest`) (0)",
     )
     add_edge_thresholds(post)
+    scale = parser.add_argument_group("scale out")
+    scale.add_argument(
+        "--nproc",
+        type=_non_negative_int,
+        default=1,
+        metavar="N",
+        help="data-parallel processes on this machine via torchrun (gloo on CPU, NCCL on "
+        "CUDA); the global --batch-size is split across them (1)",
+    )
+    scale.add_argument(
+        "--device",
+        default=None,
+        choices=("cpu", "cuda", "auto"),
+        help="where training runs; auto = CUDA when present (cpu)",
+    )
     ck = parser.add_argument_group("checkpoints")
     ck.add_argument(
         "--checkpoint-every",
@@ -117,6 +134,38 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from pyro_causalmmm import parallel
+
+    if args.nproc > 1 and not parallel.launched_by_torchrun():
+        from pyro_causalmmm.launch import run_torchrun
+
+        return run_torchrun(args.nproc, Path(args.out), args.argv)
+    if parallel.launched_by_torchrun():
+        return _fit_worker(args)
+    return _fit(args)
+
+
+def _fit_worker(args: argparse.Namespace) -> int:
+    """One torchrun process: join the group, train on its shard; rank 0 writes outputs
+    and prints, the others stay quiet."""
+    import contextlib
+    import io
+
+    from pyro_causalmmm import parallel
+    from pyro_causalmmm.training import resolve_device
+
+    lay = parallel.init_from_env(resolve_device(args.device or "cpu"))
+    try:
+        if lay.is_main:
+            return _fit(args)
+        args.quiet = True
+        with contextlib.redirect_stdout(io.StringIO()):
+            return _fit(args)
+    finally:
+        parallel.shutdown()
+
+
+def _fit(args: argparse.Namespace) -> int:
     from pyro_causalmmm.cli import load_data
     from pyro_causalmmm.workflow import PosteriorOptions, check_output_dir, run_fit
 
@@ -125,7 +174,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_dir(out)
     data = load_data(args)
-    _, report = run_fit(
+    mmm, report = run_fit(
         data,
         model_cfg,
         train_cfg,
@@ -135,6 +184,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
     )
+    if report is None:  # a non-zero rank of a distributed fit: rank 0 writes everything
+        return EXIT_OK
     fit = report["fit"]
     files = ["model/", "fit.json", "edges.csv"]
     if args.draws:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import threading
 import time
@@ -176,6 +177,7 @@ def fit(
     tensors = tuple(t.to(device) for t in tensors)  # once: nothing crosses in the loop
     n_edges = tensors[0].shape[-1] * (tensors[0].shape[-1] - 1)
     noise_gen = torch.Generator().manual_seed(cfg.seed + 7919)
+    fail_at = _injected_failure(lay)
     n_shops = tensors[0].shape[0]
     train_idx, val_idx = split_shops(n_shops, cfg.val_fraction, cfg.seed)
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
@@ -257,6 +259,8 @@ def fit(
                 )
                 total = total + loss * len(batch) / n_shops
                 loop["batch"] += 1
+                if fail_at is not None and loop["batch"] >= fail_at:
+                    raise RuntimeError(f"injected failure on rank {lay.rank} (test)")
                 if flag["signum"] is not None:
                     loop["total"] += float(total)
                     _interrupt(flag["signum"], save_to, snapshot, epoch)
@@ -293,6 +297,15 @@ def fit(
         bar.close()
     result.seconds = elapsed + time.perf_counter() - t0
     return result
+
+
+def _injected_failure(lay) -> int | None:
+    """Test hook: ``CAUSALMMM_FAIL_RANK=R:STEP`` makes rank R fail after STEP steps."""
+    spec = os.environ.get("CAUSALMMM_FAIL_RANK")
+    if not spec:
+        return None
+    rank, step = (int(v) for v in spec.split(":"))
+    return step if rank == lay.rank else None
 
 
 def _config_dict(model) -> dict:

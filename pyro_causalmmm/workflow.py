@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyro_causalmmm import __version__, posterior, summaries
+from pyro_causalmmm import __version__, parallel, posterior, summaries
 from pyro_causalmmm import inference_data as idata_io
 from pyro_causalmmm.api import CausalMMM
 from pyro_causalmmm.checkpoint import Checkpointing
@@ -141,6 +141,8 @@ def run_fit(
     mmm = CausalMMM(model_config)
     ckpt = Checkpointing(out / "checkpoint", checkpoint_every or 1, resume)
     result = mmm.fit(train, train_config, ckpt if checkpoint_every or resume else None)
+    if not parallel.layout().is_main:
+        return mmm, None  # distributed fit: rank 0 writes the outputs
     mmm.save(out / "model")
     idata = write_posterior(mmm, train, out, options)
     report = {
