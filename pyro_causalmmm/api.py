@@ -19,7 +19,7 @@ import torch
 from pyro_causalmmm import __version__
 from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.errors import ModelFileError
+from pyro_causalmmm.errors import ConfigError, ModelFileError
 from pyro_causalmmm.guides import AmortizedGraphGuide
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
@@ -143,6 +143,15 @@ class CausalMMM:
                 logits = self.guide.edge_logits(x, m).double()
                 out.append(to_adjacency(torch.sigmoid(logits), n))
         return torch.cat(out).numpy()
+
+    def iter_edge_probabilities(self, data: MarketingMixData, chunk_size: int = 512):
+        """Yield the long table of :meth:`edge_probabilities` chunk by chunk of shops (one
+        encoder pass each), so memory stays bounded by ``chunk_size`` shops."""
+        if chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+        for start in range(0, data.n_shops, chunk_size):
+            idx = list(range(start, min(start + chunk_size, data.n_shops)))
+            yield self.edge_probabilities(data.subset(idx))
 
     def edge_probabilities(self, data: MarketingMixData) -> pd.DataFrame:
         """Long table ``shop, cause, effect, p_edge`` (off-diagonal only, the user's labels);
