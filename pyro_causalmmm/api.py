@@ -19,7 +19,7 @@ import torch
 from pyro_causalmmm import __version__
 from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.errors import ConfigError, ModelFileError
+from pyro_causalmmm.errors import ConfigError, DataValidationError, ModelFileError
 from pyro_causalmmm.guides import AmortizedGraphGuide
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
@@ -64,6 +64,13 @@ class CausalMMM:
         ``checkpointing`` saves (and with ``resume`` restores) the training state, see
         :func:`pyro_causalmmm.training.fit`."""
         cfg = train_config or TrainConfig()
+        if data.n_time <= self.config.max_lag:
+            raise DataValidationError(
+                f"the longest shop has {data.n_time} steps; the model needs more than "
+                f"{self.config.max_lag} (its lag window: --linear-lags "
+                f"{self.config.linear_lags}, --message-window {self.config.message_window}). "
+                "Use longer series or smaller lags"
+            )
         pyro.clear_param_store()
         pyro.set_rng_seed(cfg.seed)
         self.node_names = list(data.node_names)

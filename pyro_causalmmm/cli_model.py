@@ -85,7 +85,7 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
     add_model_arguments(parser)
     from pyro_causalmmm.cli import _non_negative_int
     from pyro_causalmmm.cli_posterior import add_edge_thresholds
-    from pyro_causalmmm.posterior import DRAWS
+    from pyro_causalmmm.summaries import DRAWS
 
     post = parser.add_argument_group("posterior")
     post.add_argument(

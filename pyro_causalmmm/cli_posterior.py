@@ -28,7 +28,7 @@ def _model_dir(text: str) -> Path:
 
 def _add_posterior_options(parser: argparse.ArgumentParser) -> None:
     from pyro_causalmmm.cli import _positive_int
-    from pyro_causalmmm.posterior import DRAWS
+    from pyro_causalmmm.summaries import DRAWS
 
     parser.add_argument(
         "--draws", type=_positive_int, default=DRAWS, help=f"posterior draws ({DRAWS})"

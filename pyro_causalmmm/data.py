@@ -21,29 +21,36 @@ Rules (each violation is a `DataValidationError` naming column, shop or row and 
   numbers counts as numeric, so a stray typo is reported instead of silently
   dropping the column).
 - Time: ISO date strings, integer ``YYYYMMDD`` dates (every value 8 digits in
-  19000101..21001231) or plain integer steps. The frequency is the most common
-  positive step over all shops (ties: the smaller); monthly dates on month starts
-  or month ends use a calendar-month frequency. Each shop must lie on a regular
-  grid of that frequency: a step that is not a multiple is an error; a missing
-  step is an error unless ``fill`` is given.
+  19000101..21001231) or plain integer steps. Dates must lie in the years
+  1900..2100 (an earlier or later date is taken for a typo) and use one time zone
+  (or none); integer steps must lie within +-1e18. Day/month dates such as
+  ``01/02/2024`` are ambiguous and rejected: export ISO dates (2024-01-31). The
+  frequency is the most common positive step over all shops (ties: the smaller);
+  monthly dates on month starts or month ends use a calendar-month frequency. Each
+  shop must lie on a regular grid of that frequency: a step that is not a multiple
+  is an error; a missing step is an error unless ``fill`` is given.
 - ``fill``: ``"ffill"`` carries the last row forward; ``"zero"`` sets missing
   node values (spend, target) to 0 and carries context forward; ``"interpolate"``
   fills linearly in time. Missing *values* (NaN cells) are never filled: they are errors.
+- Node and context values must be plain finite numbers with ``|value| <= 1e100`` (larger
+  ones would overflow the scaling); numbers written with thousands separators or a
+  decimal comma (``1,234``, ``2,5``) are errors that say so.
 - Spend cannot be negative. Spend columns are ``spend`` if given, else the
   channels whose name contains "spend" or "cost" (case-insensitive). Other
   channels (impressions, page views, search volume, controls) may be signed.
-- The target cannot be negative and must vary within each shop (its scaling is
-  min-max per shop; see `pyro_causalmmm.scaling`).
+- The target cannot be negative and must vary within each shop, by more than 1e-9 of
+  its size (its scaling is min-max per shop; see `pyro_causalmmm.scaling`).
 - Context columns may be static per shop or vary in time; both are ordinary
   numeric columns, repeated over time in ``context``.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +71,13 @@ Freq = pd.Timedelta | pd.offsets.BaseOffset | int
 """Time step: a `pd.Timedelta` (daily, weekly, ...), a calendar-month offset, or an int step."""
 
 _MAX_GRID = 10_000_000
+_MAX_ABS = 1e100  # larger values overflow the squares in the scaling (float64 max ~1.8e308)
+_MAX_INT_TIME = 10**18  # integer steps: differences stay inside int64
+_MIN_TARGET_SPREAD = 1e-9  # relative: a smaller target range is float rounding, not signal
+_YEARS = (1900, 2100)  # dates outside are typos (and would overflow ns differences)
 _INTEGER_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_FORMATTED_NUMBER = re.compile(r"^\s*[+-]?[\d.]*\d[\d.]*(,[\d.]*\d[\d.]*)+\s*$")
+_DAY_MONTH_DATE = re.compile(r"^\s*\d{1,2}[/.]\d{1,2}[/.]\d{2,4}")
 _SHOW = 6  # names listed in messages and summaries before "..."
 
 
@@ -111,7 +124,12 @@ def _fmt_names(names: Sequence[Any], limit: int = _SHOW) -> str:
 
 
 def _shop(shop_id: Any) -> str:
-    return f"shop {shop_id!r}"
+    return f"shop {_cell(shop_id)}"
+
+
+def _cell(value: Any) -> str:
+    """``repr`` of a cell as users wrote it: ``3.5``, not ``np.float64(3.5)``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 # ----------------------------------------------------------------------------- column selection
@@ -128,8 +146,48 @@ def _looks_numeric(series: pd.Series) -> bool:
     present = series.dropna()
     if present.empty:
         return False
-    parsed = pd.to_numeric(present.astype(str), errors="coerce")
-    return bool(parsed.notna().mean() >= 0.5)
+    text = present.astype(str)
+    # "1,234" and "2,5" are numbers in a spreadsheet's format: count them, so the column
+    # becomes a channel and the bad format is reported instead of the column vanishing
+    numbers = ~np.isnan(_to_float(text)) | text.str.match(_FORMATTED_NUMBER).to_numpy(bool)
+    return bool(numbers.mean() >= 0.5)
+
+
+def _to_float(values: pd.Series) -> np.ndarray:
+    """``(row,)`` float64 of a text/object column; NaN where a cell is not a number.
+
+    Never raises: Python ints too large for a float become +-inf (reported as infinite
+    later), complex numbers and other objects become NaN (reported as non-numeric).
+    """
+    try:
+        parsed = pd.to_numeric(values, errors="coerce")
+        if not pd.api.types.is_complex_dtype(parsed):
+            return parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (OverflowError, TypeError, ValueError):
+        pass
+    out = np.full(len(values), np.nan)
+    items = values.tolist()
+    text = [i for i, v in enumerate(items) if isinstance(v, str)]
+    if text:
+        parsed = pd.to_numeric(pd.Series([items[i] for i in text], dtype=object), errors="coerce")
+        out[text] = parsed.to_numpy(dtype=np.float64, na_value=np.nan)
+    for i, v in enumerate(items):
+        if isinstance(v, bool | np.bool_ | int | float | np.integer | np.floating):
+            try:
+                out[i] = float(v)
+            except OverflowError:
+                out[i] = np.inf if v > 0 else -np.inf
+    return out
+
+
+def _number_hint(value: Any) -> str:
+    """Extra advice for a cell that is not a plain number."""
+    if isinstance(value, str) and _FORMATTED_NUMBER.match(value):
+        return (
+            " (it looks like a number with a thousands separator or a decimal comma; export "
+            "plain numbers with '.' as the decimal point, e.g. 1234.5)"
+        )
+    return ""
 
 
 def _as_name_list(names: Any, what: str) -> list[str] | None:
@@ -137,6 +195,11 @@ def _as_name_list(names: Any, what: str) -> list[str] | None:
         return None
     if isinstance(names, str):
         return [names]
+    if isinstance(names, dict) or not isinstance(names, Iterable):
+        arg = {"channel": "channels"}.get(what, what)
+        raise DataValidationError(
+            f"{arg}= must be a list of column names, got {names!r}; pass e.g. {arg}=['a', 'b']"
+        )
     out = list(names)
     for name in out:
         if not isinstance(name, str):
@@ -238,14 +301,23 @@ def _select_columns(
 
 def _parse_shops(series: pd.Series, column: str) -> tuple[np.ndarray, list[Any]]:
     """Shop codes ``(row,)`` into the sorted list of shop ids."""
-    missing = series.isna().to_numpy()
+    missing = series.isna().to_numpy() | np.array(
+        [isinstance(v, str) and not v.strip() for v in series.tolist()], dtype=bool
+    )
     if missing.any():
         row = int(np.flatnonzero(missing)[0]) + 1
         raise DataValidationError(
             f"shop column {column!r} is empty in data row {row}; every row needs a shop id"
         )
     raw = series.tolist()
-    unique = list(dict.fromkeys(raw))
+    try:
+        unique = list(dict.fromkeys(raw))
+    except TypeError:  # unhashable cells (lists, dicts) in an object column
+        i = next(k for k, v in enumerate(raw) if not isinstance(v, Hashable))
+        raise DataValidationError(
+            f"shop column {column!r} holds {type(raw[i]).__name__} {raw[i]!r} in data row "
+            f"{i + 1}; shop ids must be text or numbers"
+        ) from None
     try:
         shop_ids = sorted(unique)
     except TypeError:
@@ -255,9 +327,11 @@ def _parse_shops(series: pd.Series, column: str) -> tuple[np.ndarray, list[Any]]
     return codes, shop_ids
 
 
-def _integer_times(values: np.ndarray, rows: np.ndarray, column: str) -> tuple[Any, str]:
-    """Integer time values: YYYYMMDD dates if every value looks like one, else integer steps."""
-    ints = values.astype(np.int64)
+def _integer_times(ints: np.ndarray, rows: np.ndarray, column: str) -> tuple[Any, str]:
+    """Integer time values: YYYYMMDD dates if every value looks like one, else integer steps.
+
+    ``ints`` is int64 within +-`_MAX_INT_TIME` (checked by the callers).
+    """
     if ints.size and ints.min() >= 19000101 and ints.max() <= 21001231:
         parsed = pd.to_datetime(pd.Series(ints).astype(str), format="%Y%m%d", errors="coerce")
         bad = parsed.isna().to_numpy()
@@ -271,6 +345,51 @@ def _integer_times(values: np.ndarray, rows: np.ndarray, column: str) -> tuple[A
     return ints, "int"
 
 
+def _int_time_range_error(column: str, value: Any, row: int) -> DataValidationError:
+    return DataValidationError(
+        f"time column {column!r} has the integer step {_cell(value)} in data row {row}, outside "
+        f"+-{_MAX_INT_TIME:.0e}; check the time column for a wrong value (integer steps "
+        "should count periods, e.g. 1, 2, 3)"
+    )
+
+
+def _checked_dates(parsed: Any, series: pd.Series, column: str) -> tuple[Any, str]:
+    """Dates in the years `_YEARS`, as a nanosecond `pd.DatetimeIndex`."""
+    dates = pd.DatetimeIndex(parsed)
+    low, high = _YEARS
+    years = np.asarray(dates.year)
+    bad = (years < low) | (years > high)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"time column {column!r} has the date {_cell(series.iloc[i])} in data row {i + 1}, "
+            f"outside the years {low}..{high}; fix the typo in that date"
+        )
+    return dates.as_unit("ns"), "date"
+
+
+def _zone_error(series: pd.Series, column: str, exc: Exception) -> DataValidationError:
+    """Error for times pandas cannot put on one axis (mixed time zones, naive and aware)."""
+    first_zone, row = None, None
+    for i, value in enumerate(series.tolist()):
+        try:
+            stamp = pd.Timestamp(value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        zone = None if pd.isna(stamp) or stamp.tzinfo is None else stamp.utcoffset()
+        if i == 0:
+            first_zone = zone
+        elif zone != first_zone:
+            row = i + 1
+            break
+    where = f"; first differing time {_cell(series.iloc[row - 1])} in data row {row}" if row else ""
+    reason = " ".join(str(exc).split())[:200]
+    return DataValidationError(
+        f"time column {column!r} mixes time zones (or times with and without one){where} "
+        f"({reason}); write every time in one time zone, or all without one"
+    )
+
+
 def _parse_times(series: pd.Series, column: str) -> tuple[Any, str]:
     """Parse the time column: ``(DatetimeIndex, "date")`` or ``(int64 array, "int")``."""
     rows = np.arange(1, len(series) + 1)
@@ -282,54 +401,87 @@ def _parse_times(series: pd.Series, column: str) -> tuple[Any, str]:
         )
     hint = "use ISO dates (2022-01-22), YYYYMMDD integers (20220122) or integer steps"
     if pd.api.types.is_datetime64_any_dtype(series):
-        return pd.DatetimeIndex(series).as_unit("ns"), "date"
+        return _checked_dates(series, series, column)
     if pd.api.types.is_bool_dtype(series):
         raise DataValidationError(f"time column {column!r} holds booleans; {hint}")
+    if pd.api.types.is_complex_dtype(series):
+        raise DataValidationError(f"time column {column!r} holds complex numbers; {hint}")
+    if pd.api.types.is_integer_dtype(series):
+        values = series.to_numpy()
+        big = np.abs(values.astype(np.float64)) > _MAX_INT_TIME
+        if big.any():
+            i = int(np.flatnonzero(big)[0])
+            raise _int_time_range_error(column, series.iloc[i], i + 1)
+        return _integer_times(values.astype(np.int64), rows, column)
     if pd.api.types.is_numeric_dtype(series):
         values = series.to_numpy(dtype=np.float64)
-        bad = values != np.round(values)
+        bad = ~np.isfinite(values) | (values != np.round(values))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
-                f"time column {column!r} cannot be parsed: first bad value {series.iloc[i]!r} "
+                f"time column {column!r} cannot be parsed: first bad value {_cell(series.iloc[i])} "
                 f"in data row {i + 1}; {hint}"
             )
-        return _integer_times(values, rows, column)
+        big = np.abs(values) > _MAX_INT_TIME
+        if big.any():
+            i = int(np.flatnonzero(big)[0])
+            raise _int_time_range_error(column, series.iloc[i], i + 1)
+        return _integer_times(values.astype(np.int64), rows, column)
     text = series.astype(str)
     if text.str.match(_INTEGER_TEXT).all():
-        return _integer_times(text.astype(np.int64).to_numpy(), rows, column)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        ints = [int(v) for v in text]
+        big = [i for i, v in enumerate(ints) if abs(v) > _MAX_INT_TIME]
+        if big:
+            raise _int_time_range_error(column, series.iloc[big[0]], big[0] + 1)
+        return _integer_times(np.array(ints, dtype=np.int64), rows, column)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _zone_error(series, column, exc) from None
+    if not pd.api.types.is_datetime64_any_dtype(parsed):
+        raise _zone_error(series, column, TypeError(f"parsed as {parsed.dtype}"))
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        value = series.iloc[i]
+        if isinstance(value, str) and _DAY_MONTH_DATE.match(value):
+            hint = (
+                f"dates like {_cell(value)} are ambiguous (day/month or month/day?); export the "
+                "dates as ISO YYYY-MM-DD (e.g. 2024-01-31)"
+            )
         raise DataValidationError(
-            f"time column {column!r} cannot be parsed: first bad value {series.iloc[i]!r} "
+            f"time column {column!r} cannot be parsed: first bad value {_cell(value)} "
             f"in data row {i + 1}; {hint}"
         )
-    return pd.DatetimeIndex(parsed).as_unit("ns"), "date"
+    return _checked_dates(parsed, series, column)
 
 
 def _numeric_column(series: pd.Series, column: str, role: str, shops: Any) -> np.ndarray:
     """``(row,)`` float64 values of one node/context column; non-numbers are errors."""
+    fix = {
+        "context": "fix the value, or leave the column out of context=[...] (--context)",
+        "channel": "fix the value, or pick the channels with channels=[...] (--channels)",
+    }.get(role, "fix the value")
+    if pd.api.types.is_complex_dtype(series):
+        raise DataValidationError(
+            f"{role} column {column!r} holds complex numbers; it needs real numbers - {fix}"
+        )
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
         return series.to_numpy(dtype=np.float64, na_value=np.nan)
     text = series.astype(object)
     blank = series.isna().to_numpy() | np.array(
         [isinstance(v, str) and not v.strip() for v in text], dtype=bool
     )
-    parsed = pd.to_numeric(text.where(~blank, None), errors="coerce").to_numpy(dtype=np.float64)
+    parsed = _to_float(text.where(~blank, None))
     bad = np.isnan(parsed) & ~blank
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        fix = {
-            "context": "fix the value, or leave the column out of context=[...] (--context)",
-            "channel": "fix the value, or pick the channels with channels=[...] (--channels)",
-        }.get(role, "fix the value")
+        value = series.iloc[i]
         raise DataValidationError(
-            f"{role} column {column!r} has a non-numeric value {series.iloc[i]!r} in data row "
-            f"{i + 1} ({_shop(shops[i])}); {fix}"
+            f"{role} column {column!r} has a non-numeric value {_cell(value)} in data row "
+            f"{i + 1} ({_shop(shops[i])}){_number_hint(value)}; {fix}"
         )
     return parsed
 
@@ -342,6 +494,17 @@ def _check_finite(column: str, values: np.ndarray, shops: list[Any], times: Any)
         raise DataValidationError(
             f"column {column!r} has {kind} in {_shop(shops[i])}, data row {i + 1} "
             f"(time {_fmt_time(times[i])}); fill it in or drop the row"
+        )
+
+
+def _check_magnitude(column: str, values: np.ndarray, shops: list[Any], times: Any) -> None:
+    bad = np.abs(values) > _MAX_ABS
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(
+            f"column {column!r} has the value {values[i]:g} in {_shop(shops[i])}, data row "
+            f"{i + 1} (time {_fmt_time(times[i])}), beyond +-{_MAX_ABS:g}: too large to scale; "
+            "check the value, or express the column in larger units (e.g. thousands)"
         )
 
 
@@ -467,6 +630,110 @@ def _regularize_shop(
         _fill_missing(full_context, present, context_method),
         periods - len(position),
     )
+
+
+# ----------------------------------------------------------------------------- CSV files
+
+
+def _check_extra_fields(file: Path, width: int) -> None:
+    """Raise if a data row has non-empty fields beyond the header's ``width`` columns.
+
+    pandas (with ``index_col=False``) drops such fields with a warning; empty ones are
+    trailing separators (Excel writes them) and lose nothing.
+    """
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            records = (fields for fields in csv.reader(handle) if fields)  # pandas skips blanks
+            next(records, None)  # the header
+            for row, fields in enumerate(records, start=1):
+                extra = [f for f in fields[width:] if f.strip()]
+                if extra:
+                    raise DataValidationError(
+                        f"data file '{file}': data row {row} has {len(fields)} fields but the "
+                        f"header names {width} columns (extra values: {_fmt_names(extra, 3)}); "
+                        "add the missing column names to the header or remove the extra values"
+                    )
+    except csv.Error as exc:
+        raise DataValidationError(
+            f"data file '{file}' has rows with more fields than the header ({exc}); "
+            "fix the header or the rows"
+        ) from None
+
+
+def _csv_header(file: Path) -> list[str]:
+    """The first non-empty record of the file (the header), as the csv module splits it."""
+    try:
+        with open(file, encoding="utf-8-sig", newline="") as handle:
+            return next((record for record in csv.reader(handle) if record), [])
+    except csv.Error as exc:
+        raise DataValidationError(f"data file '{file}' has an unreadable header: {exc}") from None
+
+
+def _pandas_csv(file: Path, dtype: Any, width: int | None) -> tuple[pd.DataFrame, bool]:
+    """``pd.read_csv`` and whether pandas found more fields than header names.
+
+    ``index_col=False``: a trailing separator on data rows must not turn the first column
+    (the shop) into the index. ``usecols``: read only the header's columns (the caller
+    has checked the extra fields are empty). ``low_memory=False``: no mixed-type warning.
+    """
+    usecols = None if width is None else range(width)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = pd.read_csv(
+            file,
+            encoding="utf-8-sig",
+            dtype=dtype,
+            index_col=False,
+            usecols=usecols,
+            low_memory=False,
+        )
+    ragged = False
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, pd.errors.ParserWarning):
+            ragged = True
+        else:
+            warnings.warn(caught_warning.message, caught_warning.category, stacklevel=4)
+    return df, ragged
+
+
+def _read_csv(file: Path, shop: Any) -> pd.DataFrame:
+    """The CSV as read by pandas, with harmless export artifacts removed (see `from_csv`)."""
+    dtype = {shop: str} if isinstance(shop, str) else None
+    try:
+        header = _csv_header(file)
+        if len(header) == 1:
+            for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+                if sep in header[0]:
+                    raise DataValidationError(
+                        f"data file '{file}' has a single column {header[0][:60]!r}: it looks "
+                        f"separated by {name}, not commas. Save it as comma-separated CSV "
+                        "with '.' as the decimal point (in Excel: 'CSV UTF-8 (Comma delimited)')"
+                    )
+        try:
+            df, ragged = _pandas_csv(file, dtype, None)
+        except pd.errors.ParserError as exc:
+            if not header or "Expected" not in str(exc):  # not a row longer than the header
+                raise
+            df, ragged = None, True
+        if ragged:  # rows longer than the header: fine if the extra fields are empty
+            _check_extra_fields(file, len(header))
+            df, _ = _pandas_csv(file, dtype, len(header))
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(f"data file '{file}' is empty") from exc
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(
+            f"data file '{file}' is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8 CSV"
+        ) from exc
+    except (ValueError, OverflowError) as exc:  # pd.errors.ParserError and kin
+        if isinstance(exc, DataValidationError):
+            raise
+        message = " ".join(str(exc).split())
+        raise DataValidationError(f"data file '{file}' is not valid CSV: {message}") from exc
+    empty = df.isna().all(axis=1).to_numpy()
+    if empty.size and empty[-1]:  # trailing ",,,," lines from a spreadsheet export
+        df = df.iloc[: int(empty.size - np.argmax(~empty[::-1]))] if not empty.all() else df[:0]
+    return df
 
 
 # ----------------------------------------------------------------------------- container
@@ -652,7 +919,7 @@ class MarketingMixData:
             DataValidationError: the data breaks a rule of the module docstring.
             ConfigError: ``fill`` or ``min_length`` is not allowed.
         """
-        if fill is not None and fill not in FILL_METHODS:
+        if fill is not None and (not isinstance(fill, str) or fill not in FILL_METHODS):
             raise ConfigError(f"fill must be one of {FILL_METHODS} or None, got {fill!r}")
         if isinstance(min_length, bool) or not isinstance(min_length, int | np.integer):
             raise ConfigError(f"min_length must be an integer >= 2, got {min_length!r}")
@@ -662,6 +929,19 @@ class MarketingMixData:
             raise DataValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
         if df.shape[1] == 0 or df.shape[0] == 0:
             raise DataValidationError("the data is empty: it has no rows; check the file")
+        if isinstance(df.columns, pd.MultiIndex):
+            raise DataValidationError(
+                f"the data has a {df.columns.nlevels}-level header (MultiIndex columns); "
+                "flatten it to one header row of column names"
+            )
+        for role, name in (("shop", shop), ("time", time), ("target", target)):
+            if not isinstance(name, str):
+                raise DataValidationError(
+                    f"{role}= must be a column name (text), got {name!r}; column labels are "
+                    f"compared as text, e.g. {role}='{name}'"
+                )
+        if not all(isinstance(c, str) for c in df.columns):  # e.g. integer labels 0, 1, 2
+            df = df.set_axis([str(c) for c in df.columns], axis=1)
         if df.columns.has_duplicates:
             dup = df.columns[df.columns.duplicated()][0]
             raise DataValidationError(f"column {dup!r} appears twice in the header; rename one")
@@ -688,6 +968,10 @@ class MarketingMixData:
             _check_finite(name, nodes[:, j], row_shops, parsed_times)
         for j, name in enumerate(context_names):
             _check_finite(name, ctx[:, j], row_shops, parsed_times)
+        for j, name in enumerate(node_names):
+            _check_magnitude(name, nodes[:, j], row_shops, parsed_times)
+        for j, name in enumerate(context_names):
+            _check_magnitude(name, ctx[:, j], row_shops, parsed_times)
         for name in spend_names:
             j = node_names.index(name)
             _check_non_negative(name, nodes[:, j], row_shops, parsed_times, "spend")
@@ -718,22 +1002,42 @@ class MarketingMixData:
         all_dates = parsed_times if kind == "date" else None
         freq = _infer_freq(steps, all_dates)
 
-        shop_times, shop_nodes, shop_context, filled = [], [], [], []
+        regular = []
         for s, rows in enumerate(shop_rows):
             labels = parsed_times[rows] if kind == "date" else keys[rows]
-            t, v, c, n_filled = _regularize_shop(
-                shop_ids[s], labels, nodes[rows], ctx[rows], freq, fill
+            regular.append(
+                _regularize_shop(shop_ids[s], labels, nodes[rows], ctx[rows], freq, fill)
             )
-            if len(v) < min_length:
-                raise DataValidationError(
-                    f"{_shop(shop_ids[s])} has only {len(v)} time steps; at least {min_length} "
-                    "are needed (min_length / --min-length). Drop the shop or lower min_length"
-                )
+        short = [s for s, (_, v, _, _) in enumerate(regular) if len(v) < min_length]
+        if short:
+            first, *others = short
+            also = ", ".join(
+                f"{_shop(shop_ids[s])} with {len(regular[s][1])}" for s in others[:_SHOW]
+            )
+            if len(others) > _SHOW:
+                also += f", ... ({len(others)} more)"
+            raise DataValidationError(
+                f"{_shop(shop_ids[first])} has only {len(regular[first][1])} time steps"
+                + (f" (also short: {also})" if others else "")
+                + f"; at least {min_length} are needed (min_length / --min-length). "
+                + ("Drop these shops" if others else "Drop the shop")
+                + " or lower min_length"
+            )
+
+        shop_times, shop_nodes, shop_context, filled = [], [], [], []
+        for s, (t, v, c, n_filled) in enumerate(regular):
             target_values = v[:, -1]
-            if np.ptp(target_values) == 0:
+            spread, size = np.ptp(target_values), np.abs(target_values).max()
+            if spread == 0:
                 raise DataValidationError(
                     f"{_shop(shop_ids[s])}: target {target!r} is constant "
                     f"({target_values[0]:g} at every step), which breaks its per-shop "
+                    "scaling; drop the shop or check the target column"
+                )
+            if spread <= _MIN_TARGET_SPREAD * size:
+                raise DataValidationError(
+                    f"{_shop(shop_ids[s])}: target {target!r} is constant up to rounding (it "
+                    f"varies by {spread:g} around {size:g}), which breaks its per-shop "
                     "scaling; drop the shop or check the target column"
                 )
             shop_times.append(
@@ -782,26 +1086,17 @@ class MarketingMixData:
         """Read a CSV (UTF-8, with or without a BOM) and validate it as in `from_frame`.
 
         Shop ids are read as text, so ``007`` stays ``'007'``. Row numbers in messages are
-        data rows (line number minus the header line).
+        data rows (line number minus the header line). Export artifacts that lose nothing
+        are accepted: a BOM, trailing empty rows (``,,,``), trailing empty columns and
+        trailing separators on data rows. A file separated by ``;`` or tabs, and extra
+        non-empty fields beyond the header, are errors that say so.
         """
         file = Path(path)
         if not file.is_file():
             what = "is a directory, not a file" if file.is_dir() else "not found"
             raise DataValidationError(f"data file '{file}' {what}; check the path")
-        try:
-            df = pd.read_csv(file, encoding="utf-8-sig", dtype={shop: str})
-        except pd.errors.EmptyDataError as exc:
-            raise DataValidationError(f"data file '{file}' is empty") from exc
-        except UnicodeDecodeError as exc:
-            raise DataValidationError(
-                f"data file '{file}' is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                "save it as UTF-8 CSV"
-            ) from exc
-        except pd.errors.ParserError as exc:
-            message = " ".join(str(exc).split())
-            raise DataValidationError(f"data file '{file}' is not valid CSV: {message}") from exc
         return cls.from_frame(
-            df,
+            _read_csv(file, shop),
             shop=shop,
             time=time,
             target=target,

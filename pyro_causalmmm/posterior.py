@@ -33,8 +33,8 @@ from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models import to_adjacency
 from pyro_causalmmm.models.predictive import predictive_model
+from pyro_causalmmm.summaries import DRAWS
 
-DRAWS = 100
 SHOP_DRAWS_PER_CHUNK = 2000
 SITES = ("z", "replicate", "forecast", "hill_shape", "hill_inflexion", "hill_drive")
 

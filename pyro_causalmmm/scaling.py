@@ -195,13 +195,22 @@ def fit_scaling(
     if empty.size:
         raise DataValidationError(f"shop index {int(empty[0])} has no observed time step")
 
-    observed = np.where(mask[:, :, None], values, 0.0)
-    mean = observed.sum(axis=1) / counts[:, None]
-    squared = np.where(mask[:, :, None], (values - mean[:, None, :]) ** 2, 0.0)
-    var = squared.sum(axis=1) / counts[:, None]
-    high = np.where(mask[:, :, None], values, -np.inf).max(axis=1)
-    low = np.where(mask[:, :, None], values, np.inf).min(axis=1)
-    spread = high - low  # exactly 0 for a constant series, unlike a rounded std
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        observed = np.where(mask[:, :, None], values, 0.0)
+        mean = observed.sum(axis=1) / counts[:, None]
+        squared = np.where(mask[:, :, None], (values - mean[:, None, :]) ** 2, 0.0)
+        var = squared.sum(axis=1) / counts[:, None]
+        high = np.where(mask[:, :, None], values, -np.inf).max(axis=1)
+        low = np.where(mask[:, :, None], values, np.inf).min(axis=1)
+        spread = high - low  # exactly 0 for a constant series, unlike a rounded std
+    overflow = ~(np.isfinite(mean) & np.isfinite(var) & np.isfinite(spread))
+    if overflow.any():
+        s, j = (int(k[0]) for k in np.nonzero(overflow))
+        raise DataValidationError(
+            f"shop index {s}, node index {j}: the values are not finite or too large to scale "
+            f"(largest magnitude {np.abs(observed[s, :, j]).max():g}); check the data, or "
+            "express the column in larger units (e.g. thousands)"
+        )
 
     loc = np.where(spread > 0, mean, low)  # a constant maps to exact zeros
     scale = np.where(spread > 0, _positive_scale(np.sqrt(var)), 1.0)
@@ -214,7 +223,14 @@ def fit_scaling(
             "min-max scaled; drop the shop or check the target column"
         )
     loc[:, target_index] = low[:, target_index] - _TARGET_PAD * target_range
-    scale[:, target_index] = _TARGET_SPAN * target_range
+    with np.errstate(over="ignore"):
+        scale[:, target_index] = _TARGET_SPAN * target_range
+    if not np.isfinite(scale[:, target_index]).all():
+        s = int(np.flatnonzero(~np.isfinite(scale[:, target_index]))[0])
+        raise DataValidationError(
+            f"shop index {s}: the target's range {target_range[s]:g} is too large to scale; "
+            "express the target in larger units (e.g. thousands)"
+        )
 
     if context is None:
         context_loc = np.zeros(0)
@@ -226,11 +242,21 @@ def fit_scaling(
                 f"fit_scaling needs context (shop, time, context); got {context.shape}"
             )
         pooled = context[mask]  # (observed step, context)
-        if pooled.size:
-            context_low = pooled.min(axis=0)
-            context_spread = pooled.max(axis=0) - context_low
-        else:
-            context_low = context_spread = np.zeros(context.shape[2])
-        context_loc = np.where(context_spread > 0, pooled.mean(axis=0), context_low)
-        context_scale = np.where(context_spread > 0, _positive_scale(pooled.std(axis=0)), 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+            if pooled.size:
+                context_low = pooled.min(axis=0)
+                context_spread = pooled.max(axis=0) - context_low
+                context_mean, context_std = pooled.mean(axis=0), pooled.std(axis=0)
+            else:
+                context_low = context_spread = context_mean = np.zeros(context.shape[2])
+                context_std = np.ones(context.shape[2])
+        bad = ~(np.isfinite(context_spread) & np.isfinite(context_mean) & np.isfinite(context_std))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"context index {k}: the values are not finite or too large to scale; check "
+                "the data, or express the column in larger units (e.g. thousands)"
+            )
+        context_loc = np.where(context_spread > 0, context_mean, context_low)
+        context_scale = np.where(context_spread > 0, _positive_scale(context_std), 1.0)
     return Scaling(loc=loc, scale=scale, context_loc=context_loc, context_scale=context_scale)

@@ -19,6 +19,9 @@ import pandas as pd
 
 from pyro_causalmmm.stats import coverage, hdi
 
+DRAWS = 100
+"""Default number of posterior draws (kept here, a torch-free module, so the CLI's
+parser can show it without importing torch)."""
 PRESENT = 0.8
 ABSENT = 0.2
 EDGE_HDI = 0.9
