@@ -65,6 +65,22 @@ def hill_drive(raw_target: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.softplus(raw_target)
 
 
+def plausible_band(
+    x: torch.Tensor, mask: torch.Tensor, floor: torch.Tensor | None = None, widen: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(low, high)`` each ``(shop, node)``: the observed range of every series widened
+    by ``widen`` times its width on each side, ``low`` raised to ``floor`` if given."""
+    m = mask[..., None]
+    big = torch.finfo(x.dtype).max
+    lo = torch.where(m, x, x.new_tensor(big)).amin(1)
+    hi = torch.where(m, x, x.new_tensor(-big)).amax(1)
+    span = (hi - lo).clamp_min(1e-6)
+    low, high = lo - widen * span, hi + widen * span
+    if floor is not None:
+        low = torch.maximum(low, floor.to(x.dtype))
+    return low, high
+
+
 def sample_paths(
     model,
     x: torch.Tensor,
@@ -73,8 +89,16 @@ def sample_paths(
     adj: torch.Tensor,
     horizon: int = 0,
     future_context: torch.Tensor | None = None,
+    floor: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Replicates and forecasts for S graph draws (see the module docstring).
+
+    Every simulated value is kept inside its series' plausible band, the observed range
+    widened by half its width on each side, and above ``floor`` ``(shop, node)`` where
+    given (the scaled zero of a series that is never negative, e.g. spend and GMV). The
+    band stops the rare draw whose sampled linear coefficients are explosive from
+    feeding back into ever larger values over long horizons; the clipped value is what
+    is recorded and fed back.
 
     ``x`` ``(shop, time, node)`` scaled values, ``mask`` ``(shop, time)``, ``context``
     ``(shop, time, context)``, ``adj`` ``(S, shop, cause, effect)``, ``future_context``
@@ -86,6 +110,7 @@ def sample_paths(
     S = adj.shape[0]
     B, T, D = x.shape
     lengths = mask.sum(-1)
+    low, high = plausible_band(x, mask, floor)
     raw, h = teacher_forced(model, x, adj, lengths)
     a, g = model.saturation(context)
     mu = model.mean_from_raw(raw, a[None], g[None])
@@ -114,7 +139,7 @@ def sample_paths(
     else:
         lin = torch.zeros_like(mu)
     noise = torch.randn_like(mu) * sigma
-    replicate = mu + lin + noise
+    replicate = torch.maximum(torch.minimum(mu + lin + noise, high[:, None]), low[:, None])
     out = {
         "replicate": replicate,
         "hill_shape": a,
@@ -136,7 +161,7 @@ def sample_paths(
             lin_k = torch.einsum("sbp,sbdp->sbd", lag_flat, coef[..., :-1]) + coef[..., -1]
         else:
             lin_k = 0.0
-        value = m + lin_k + torch.randn_like(m) * sigma
+        value = torch.maximum(torch.minimum(m + lin_k + torch.randn_like(m) * sigma, high), low)
         steps.append(value)
         h, win = dec.step(h, win, value, adj)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1]], dim=-1)
@@ -151,6 +176,7 @@ def predictive_model(
     context: torch.Tensor,
     horizon: int = 0,
     future_context: torch.Tensor | None = None,
+    floor: torch.Tensor | None = None,
 ) -> None:
     """Pyro program for ``pyro.infer.Predictive(..., guide=amortized_guide,
     parallel=True)``: the graph site ``z`` (replayed from the guide, vectorized over
@@ -166,7 +192,7 @@ def predictive_model(
         if z.dim() == 2:  # a single draw (Predictive with parallel=False)
             z = z[None]
         adj = to_adjacency(z, model.n_nodes)
-        out = sample_paths(model, values, mask, context, adj, horizon, future_context)
+        out = sample_paths(model, values, mask, context, adj, horizon, future_context, floor)
         pyro.deterministic("replicate", out["replicate"], event_dim=2)
         pyro.deterministic("forecast", out["forecast"], event_dim=2)
         pyro.deterministic("hill_drive", out["hill_drive"], event_dim=1)

@@ -55,7 +55,7 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
         "forecast",
         help="forecast the target with uncertainty (or backtest)",
         description="Forecast M steps past each shop's last step: posterior-predictive mean "
-        "and 50%%/90%% highest-density intervals, in the data's units and dates. Future "
+        "and 50%/90% highest-density intervals, in the data's units and dates. Future "
         "context is held at each shop's last value; future spend is forecast by the model.",
     )
     f.add_argument("dir", type=_model_dir, metavar="DIR", help="output directory of `fit`")

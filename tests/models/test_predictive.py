@@ -88,3 +88,26 @@ def test_em_recovers_the_noise_scale_of_a_bayesian_regression():
     moments = regression_moments(resid, design, rows)
     est = em_noise_variance(*moments, torch.ones(D, dtype=torch.float64), 0.7, iterations=50)
     torch.testing.assert_close(est, sigma.double(), rtol=0.03, atol=0)
+
+
+def test_simulated_values_stay_in_the_plausible_band_and_above_the_floor():
+    from pyro_causalmmm.models.predictive import plausible_band
+
+    model = _model()
+    model.log_sigma.data.fill_(3.0)  # noise 20x the data's scale: would leave any band
+    x, mask, ctx, adj = _inputs()
+    floor = torch.full((3, 4), -0.5)
+    floor[:, 0] = float("-inf")  # a series that may be negative
+    low, high = plausible_band(x, mask, floor)
+    with torch.no_grad():
+        out = sample_paths(
+            model, x, mask, ctx, adj, horizon=10, future_context=ctx[:, -10:], floor=floor
+        )
+    for key in ("replicate", "forecast"):
+        v = out[key]
+        assert (v >= low[:, None] - 1e-6).all() and (v <= high[:, None] + 1e-6).all()
+    assert (out["forecast"][..., 1:] >= -0.5 - 1e-6).all()
+    assert out["forecast"][..., 0].min() < -0.5  # unfloored series can go below
+    obs = x[1, :20, 2]
+    span = obs.max() - obs.min()
+    torch.testing.assert_close(high[1, 2], obs.max() + 0.5 * span)
