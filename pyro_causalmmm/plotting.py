@@ -206,13 +206,16 @@ def plot_graph(
     present: float = summaries.PRESENT,
     absent: float = summaries.ABSENT,
     annotate: bool = True,
+    draw_above: float = 0.5,
 ) -> Figure:
     """The learned Granger-causal graph of one shop.
 
     Nodes (channels and the target, highlighted in orange) lie on a circle, the target on
     the right. An arrow cause -> effect is drawn for each off-diagonal edge with
-    ``edges/edge_probability`` ``p > absent``: solid when ``p >= present``, dashed when
-    uncertain; its width grows with ``p`` and (``annotate``) it is labelled with ``p``.
+    ``edges/edge_probability`` ``p > max(absent, draw_above)``: solid when
+    ``p >= present``, dashed when uncertain; its width grows with ``p`` and
+    (``annotate``) it is labelled with ``p``. ``draw_above`` (0.5: more likely than not)
+    keeps a 10-channel graph readable, since many non-edges sit just above ``absent``.
     Reads ``edges/edge_probability (shop, cause, effect)`` only.
     """
     label = _shop(idata, shop)
@@ -223,7 +226,7 @@ def plot_graph(
         (nodes[i], nodes[j], p[i, j], decision[i, j], f"{p[i, j]:.2f}" if annotate else "")
         for i in range(len(nodes))
         for j in range(len(nodes))
-        if i != j and p[i, j] > absent
+        if i != j and p[i, j] > max(absent, draw_above)
     ]
     return _draw_graph(
         Figure(figsize=(6.4, 6.0)),
@@ -231,7 +234,8 @@ def plot_graph(
         summaries.target_name(idata),
         edges,
         f"Learned graph, shop {label}",
-        "width ∝ P(edge | data), labels: P(edge)",
+        f"width ∝ P(edge | data), labels: P(edge); edges with P ≤ {max(absent, draw_above):g} "
+        "not drawn",
         present,
         absent,
     )
@@ -242,11 +246,13 @@ def plot_pooled_graph(
     present: float = summaries.PRESENT,
     absent: float = summaries.ABSENT,
     annotate: bool = True,
+    min_share: float = 0.25,
 ) -> Figure:
     """The graph pooled over shops (:func:`summaries.pooled_edges`).
 
-    Same drawing as :func:`plot_graph`, one arrow per edge whose mean ``p_edge`` over shops
-    is above ``absent`` or that is present in at least one shop. Width grows with the share
+    Same drawing as :func:`plot_graph`, one arrow per edge present in at least
+    ``min_share`` of the shops (0.25 keeps a 100-shop graph readable; 0 draws every edge
+    present anywhere) or whose mean ``p_edge`` reaches ``present``. Width grows with the share
     of shops where the edge is present; solid when the mean ``p_edge >= present``, dashed
     otherwise; label ``"share present · mean p"``.
     """
@@ -256,7 +262,7 @@ def plot_pooled_graph(
     decision = summaries.decide(mean_p, present, absent)
     edges = []
     for row, dec in zip(table.itertuples(index=False), decision, strict=True):
-        if row.mean_p_edge > absent or row.present > 0:
+        if (row.present > 0 and row.share_present >= min_share) or row.mean_p_edge >= present:
             text = f"{row.share_present:.0%} · {row.mean_p_edge:.2f}" if annotate else ""
             edges.append((str(row.cause), str(row.effect), row.share_present, dec, text))
     n_shops = idata["edges"].sizes["shop"]
@@ -266,7 +272,8 @@ def plot_pooled_graph(
         summaries.target_name(idata),
         edges,
         f"Pooled graph over {n_shops} shops",
-        "width ∝ share of shops with the edge present, labels: share · mean P(edge)",
+        f"width ∝ share of shops with the edge present (drawn from {min_share:.0%}), "
+        "labels: share · mean P(edge)",
         present,
         absent,
     )

@@ -80,7 +80,7 @@ def _png_ok(fig: Figure) -> None:
 
 
 def test_plot_graph_nodes_edges_and_styles(idata):
-    fig = plotting.plot_graph(idata, "shop_0")
+    fig = plotting.plot_graph(idata, "shop_0", draw_above=0)
     assert isinstance(fig, Figure)
     nodes = [str(n) for n in idata["edges"]["cause"].values]
     texts = _texts(fig)
@@ -107,16 +107,16 @@ def test_plot_graph_nodes_edges_and_styles(idata):
 
 
 def test_plot_graph_thresholds_change_the_drawing(idata):
-    fig = plotting.plot_graph(idata, "shop_1", present=0.999, absent=0.001)
+    fig = plotting.plot_graph(idata, "shop_1", present=0.999, absent=0.001, draw_above=0)
     arrows = _arrows(fig)
     assert len(arrows) == 12  # every off-diagonal edge of 4 nodes, all uncertain
     assert all(a.get_linestyle() == "--" for a in arrows)
 
 
 def test_plot_pooled_graph(idata):
-    fig = plotting.plot_pooled_graph(idata)
+    fig = plotting.plot_pooled_graph(idata, min_share=0)
     table = summaries.pooled_edges(summaries.edge_table(idata))
-    expected = table[(table["mean_p_edge"] > 0.2) | (table["present"] > 0)]
+    expected = table[(table["present"] > 0) | (table["mean_p_edge"] >= 0.8)]
     arrows = _arrows(fig)
     assert len(arrows) == len(expected)
     widest = max(arrows, key=lambda a: a.get_linewidth()).get_gid()
@@ -272,3 +272,11 @@ def test_dates_are_dates(idata):
     fig = plotting.plot_fit_forecast(idata, "shop_0")
     x = {ln.get_label(): ln for ln in fig.axes[0].lines}["observed"].get_xdata()
     assert pd.api.types.is_datetime64_any_dtype(np.asarray(x))
+
+
+def test_default_drawing_keeps_only_likely_edges(idata):
+    p = idata["edges"]["edge_probability"].sel(shop="shop_0").values
+    n_likely = int(((p > 0.5) & ~np.eye(len(p), dtype=bool)).sum())
+    assert len(_arrows(plotting.plot_graph(idata, "shop_0"))) == n_likely
+    everything = len(_arrows(plotting.plot_pooled_graph(idata, min_share=0)))
+    assert len(_arrows(plotting.plot_pooled_graph(idata, min_share=0.9))) <= everything
