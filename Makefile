@@ -29,15 +29,23 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/causalmmm demo --out demo_output
 
-# writes benchmarks/results.{md,json} (about 20 minutes on 2 cores) and
-# benchmarks/pcmci_results.json (PCMCI needs the bench extra; about 7 minutes per seed)
+# writes benchmarks/results.{md,json} from benchmarks/parts/ (grid and budget:
+# benchmarks/grid.py; about an hour on 2 free cores; rerunning resumes unfinished jobs).
+# PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
-	$(PY) benchmarks/run.py --full
-	$(PY) benchmarks/pcmci.py --seeds 3
+	$(PY) benchmarks/recovery.py --full
+	$(PY) benchmarks/forecast_bench.py --full
+	$(PY) benchmarks/speed.py --full
+	$(PY) benchmarks/report.py
 
+# a few minutes: the same pipeline on a small grid, writes benchmarks/results_quick.{md,json}
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run.py --quick --out benchmarks/results_quick
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) benchmarks/recovery.py --quick
+	$(PY) benchmarks/forecast_bench.py --quick
+	$(PY) benchmarks/speed.py --quick
+	$(PY) benchmarks/report.py --quick
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Benchmark harness: graph recovery of CausalMMM variants next to ridge-VAR Granger.
+"""Variant comparison (issue 9): graph recovery of CausalMMM variants next to ridge-VAR.
 
     python benchmarks/run.py --quick     # 1 seed, minutes
     python benchmarks/run.py --full      # 3 seeds, both scenarios and mechanisms
@@ -6,8 +6,10 @@
 Every (method, scenario, mechanisms, seed) job runs in its own worker process with one
 torch thread (2 workers on the 2-core machine: one thread per process avoids the
 OpenMP oversubscription that made 2-thread fits 40x slower when two ran at once).
-Every method sees the same simulated draws. Writes ``benchmarks/results.json`` and
-``benchmarks/results.md`` (machine, command, seeds, every figure).
+Every method sees the same simulated draws. Writes ``benchmarks/results_variants.json``
+and ``benchmarks/results_variants.md`` (machine, command, seeds, every figure); the main
+benchmark tables (``results.md``) come from recovery.py, forecast_bench.py, speed.py and
+report.py.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", nargs="+", default=None)
     ap.add_argument("--scenarios", nargs="+", default=["sim2", "sim1"])
     ap.add_argument("--mechanisms", nargs="+", default=["per_shop", "shared"])
-    ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--out", default=str(HERE / "results_variants"))
     ap.add_argument(
         "--keep", nargs="*", default=[], metavar="METHOD",
         help="methods whose rows are kept from the existing results.json instead of rerun "

@@ -6,10 +6,11 @@ Every baseline has one interface::
 
 ``values`` is float ``(shop, time, node)``; ``mask`` is bool ``(shop, time)``
 (True = observed). Higher scores mean "more likely cause -> effect"; scores are
-not probabilities. The diagonal is 0. :func:`ridge_var_granger` processes shops
-together with batched linear algebra (no Python loop over shops);
-:func:`pcmci_parcorr` wraps tigramite, which runs one data frame at a time, so it
-loops over shops.
+not probabilities. The diagonal is 0. :func:`ridge_var_granger` and
+:func:`var_ftest_granger` process shops together with batched linear algebra (no
+Python loop over shops); :func:`pcmci_parcorr` (tigramite) and :func:`varlingam`
+(lingam) wrap libraries that fit one data set at a time, so they loop over shops.
+Optional libraries are imported only when their baseline is called.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
-__all__ = ["ridge_var_granger", "pcmci_parcorr", "BASELINES"]
+__all__ = ["ridge_var_granger", "var_ftest_granger", "varlingam", "pcmci_parcorr", "BASELINES"]
 
 
 def _check_inputs(values: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,17 +83,7 @@ def ridge_var_granger(
     std = np.sqrt(var)
     z = np.where(w > 0, (x - mean) / np.where(std > 0, std, 1.0), 0.0)
 
-    # Design: row t (t = L..T-1) holds z^{t-1}, ..., z^{t-L}; column block l-1 = lag l.
-    target = z[:, lags:, :]  # (shop, rows, node)
-    design = np.concatenate(
-        [z[:, lags - lag : n_time - lag, :] for lag in range(1, lags + 1)], axis=2
-    )  # (shop, rows, L * node)
-    keep = m[:, lags:].copy()
-    for lag in range(1, lags + 1):
-        keep &= m[:, lags - lag : n_time - lag]
-    kw = keep[:, :, None].astype(float)
-    design = design * kw
-    target = target * kw
+    design, target, _ = _lag_rows(z, m, lags)
 
     gram = np.einsum("nrp,nrq->npq", design, design)
     gram = gram + alpha * np.eye(lags * n_nodes)
@@ -104,6 +95,178 @@ def ridge_var_granger(
     scores = np.sqrt((coef**2).sum(axis=1))
     scores[:, np.arange(n_nodes), np.arange(n_nodes)] = 0.0
     return scores
+
+
+def _lag_rows(z: np.ndarray, m: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(design, target, keep)`` of the per-shop VAR regression.
+
+    Row ``t`` (``t = L..T-1``) of ``design`` ``(shop, rows, L * node)`` holds ``z^{t-1},
+    ..., z^{t-L}`` (column block ``l-1`` = lag ``l``, node ``i`` at ``(l-1) * node + i``);
+    ``target`` ``(shop, rows, node)`` holds ``z^t``. Rows whose target or any lag is
+    masked are zeroed; ``keep`` ``(shop, rows)`` marks the others.
+    """
+    n_time = z.shape[1]
+    target = z[:, lags:, :]
+    design = np.concatenate(
+        [z[:, lags - lag : n_time - lag, :] for lag in range(1, lags + 1)], axis=2
+    )
+    keep = m[:, lags:].copy()
+    for lag in range(1, lags + 1):
+        keep &= m[:, lags - lag : n_time - lag]
+    kw = keep[:, :, None].astype(float)
+    return design * kw, target * kw, keep
+
+
+def _check_lags(lags, n_time: int, name: str = "lags") -> None:
+    if isinstance(lags, bool) or not isinstance(lags, (int, np.integer)) or lags < 1:
+        raise ConfigError(f"{name} must be an integer >= 1, got {lags!r}")
+    if n_time <= lags:
+        raise ConfigError(f"{name} must be < time = {n_time}, got {lags}")
+
+
+def var_ftest_granger(
+    values: np.ndarray,
+    lags: int = 3,
+    mask: np.ndarray | None = None,
+    score: str = "f",
+) -> np.ndarray:
+    """VAR Granger-causality F-tests per shop, float ``(shop, cause, effect)``.
+
+    For each shop, a VAR(``L``) with intercept is fitted by ordinary least squares to
+    every node on lags ``1..L`` of all nodes, and for each pair ``i -> j`` the null
+    "the ``L`` lag coefficients of ``i`` in ``j``'s equation are 0" is tested with the
+    Wald F statistic of Granger (1969)::
+
+        F(i -> j) = (b_S^T [(X^T X)^{-1}]_SS^{-1} b_S / L) / (RSS_j / (n - P))
+
+    with ``S`` the ``L`` columns of ``i``, ``n`` usable rows and ``P = L * node + 1``
+    parameters; it equals (restricted RSS - RSS_j) / L over the same denominator and
+    matches ``statsmodels``' ``VARResults.test_causality(j, i, kind="f")`` (checked in
+    the tests). All shops and pairs are computed with batched linear algebra from one
+    inverse per shop; statsmodels is not needed.
+
+    ``score="f"`` (default) returns ``F``; ``score="1-p"`` returns ``1 - p`` with ``p``
+    the ``F(L, n - P)`` upper tail (needs scipy). The statistic is the default because
+    p-values of strong links underflow and tie, whereas ``F`` keeps ranking them (what
+    AUROC measures). Rows whose target or any lag is masked (or non-finite) are left
+    out; a shop with ``n <= P`` usable rows gets all-zero scores.
+
+    Args:
+        values: float ``(shop, time, node)``.
+        lags: number of lags ``L`` (>= 1, < time).
+        mask: bool ``(shop, time)``, True = observed; default all observed.
+        score: ``"f"`` or ``"1-p"``.
+    """
+    if score not in ("f", "1-p"):
+        raise ConfigError(f"score must be 'f' or '1-p', got {score!r}")
+    x, m = _check_inputs(values, mask)
+    n_shops, n_time, n_nodes = x.shape
+    _check_lags(lags, n_time)
+    # centre per shop (the F statistic is invariant to affine maps of each series)
+    w = m[:, :, None].astype(float)
+    mean = (x * w).sum(axis=1, keepdims=True) / np.maximum(w.sum(axis=1, keepdims=True), 1.0)
+    design, target, keep = _lag_rows(np.where(w > 0, x - mean, 0.0), m, lags)
+    design = np.concatenate([design, keep[:, :, None].astype(float)], axis=2)  # intercept
+    n_par = lags * n_nodes + 1
+    n_rows = keep.sum(axis=1)
+    ok = n_rows > n_par
+    gram = np.einsum("nrp,nrq->npq", design, design)
+    # a shop without enough rows would be singular; give it an identity (scored 0 below)
+    gram[~ok] = np.eye(n_par)
+    scale = np.sqrt(np.maximum(np.diagonal(gram, axis1=1, axis2=2), 1e-300))
+    inv = np.linalg.pinv(gram / scale[:, :, None] / scale[:, None, :], hermitian=True)
+    inv = inv / scale[:, :, None] / scale[:, None, :]  # (X^T X)^{-1}, equilibrated
+    coef = inv @ np.einsum("nrp,nrj->npj", design, target)  # (shop, P, effect)
+    resid = target - design @ coef
+    rss = (resid**2).sum(axis=1)  # (shop, effect)
+    df = np.maximum(n_rows - n_par, 1)[:, None]
+    sigma2 = np.maximum(rss / df, 1e-300)
+    # columns of cause i: (l-1) * node + i for l = 1..L
+    cols = np.arange(lags)[None, :] * n_nodes + np.arange(n_nodes)[:, None]  # (cause, L)
+    inv_ss = inv[:, cols[:, :, None], cols[:, None, :]]  # (shop, cause, L, L)
+    b = coef[:, cols, :]  # (shop, cause, L, effect)
+    sol = np.linalg.solve(inv_ss, b)  # (shop, cause, L, effect)
+    wald = (b * sol).sum(axis=2)  # (shop, cause, effect)
+    f = np.maximum(wald / lags / sigma2[:, None, :], 0.0)
+    f[~ok] = 0.0
+    if score == "1-p":
+        from scipy.stats import f as f_dist
+
+        f = np.where(ok[:, None, None], f_dist.cdf(f, lags, df[:, :, None]), 0.0)
+    f[:, np.arange(n_nodes), np.arange(n_nodes)] = 0.0
+    return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def varlingam(
+    values: np.ndarray,
+    mask: np.ndarray | None = None,
+    lags: int = 3,
+    seed: int = 0,
+) -> np.ndarray:
+    """VARLiNGAM (Hyvarinen et al., JMLR 2010; package lingam) per shop, float
+    ``(shop, cause, effect)``.
+
+    Needs the optional dependency lingam: ``pip install 'pyro_causalmmm[bench]'``.
+
+    For each shop, ``lingam.VARLiNGAM(lags=L, criterion=None, prune=False)`` fits a
+    VAR(``L``) by least squares and DirectLiNGAM on its residuals, giving the
+    instantaneous matrix ``B_0`` and lagged matrices ``B_1..B_L`` of the structural
+    VAR (lingam's convention ``B_k[effect, cause]``), and::
+
+        score(i -> j) = max_{k = 1..L} | B_k[j, i] |
+
+    the largest absolute lagged structural coefficient from ``i`` to ``j``
+    (instantaneous effects are not Granger causes and are not scored). Pruning is off
+    so that scores do not tie at 0. Each shop is fitted on its longest run of
+    observed steps (lingam takes no mask); a shop with fewer than ``2 * L + 3``
+    such steps gets score 0. Series are standardized per shop first.
+
+    Args:
+        values: float ``(shop, time, node)``.
+        mask: bool ``(shop, time)``, True = observed; default all observed.
+        lags: number of lags ``L`` (>= 1, < time).
+        seed: ``random_state`` handed to lingam.
+    """
+    try:
+        import lingam
+    except ImportError as exc:  # optional dependency
+        raise ConfigError(
+            f"varlingam needs lingam: pip install 'pyro_causalmmm[bench]' ({exc})"
+        ) from exc
+    x, m = _check_inputs(values, mask)
+    n_shops, n_time, n_nodes = x.shape
+    _check_lags(lags, n_time)
+    scores = np.zeros((n_shops, n_nodes, n_nodes))
+    for shop in range(n_shops):  # lingam: one data set per fit
+        start, stop = _longest_run(m[shop])
+        seg = x[shop, start:stop]
+        if len(seg) < 2 * lags + 3:
+            continue
+        sd = seg.std(axis=0)
+        seg = (seg - seg.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                fitted = lingam.VARLiNGAM(
+                    lags=int(lags), criterion=None, prune=False, random_state=seed
+                ).fit(seg)
+            except (np.linalg.LinAlgError, ValueError):
+                continue  # e.g. a constant series: no scores for this shop
+        lagged = np.abs(np.asarray(fitted.adjacency_matrices_, dtype=float)[1:])
+        scores[shop] = np.nan_to_num(lagged, nan=0.0, posinf=0.0).max(axis=0).T
+    scores[:, np.arange(n_nodes), np.arange(n_nodes)] = 0.0
+    return scores
+
+
+def _longest_run(observed: np.ndarray) -> tuple[int, int]:
+    """``(start, stop)`` of the longest run of True in a 1-D bool array (``(0, 0)`` if none)."""
+    padded = np.concatenate([[False], observed, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    if len(edges) == 0:
+        return 0, 0
+    starts, stops = edges[::2], edges[1::2]
+    best = int(np.argmax(stops - starts))
+    return int(starts[best]), int(stops[best])
 
 
 # Flag for masked steps handed to tigramite (it rejects NaN in its input but turns
@@ -200,6 +363,8 @@ def pcmci_parcorr(
 
 BASELINES: dict[str, Callable[..., np.ndarray]] = {
     "ridge_var_granger": ridge_var_granger,
+    "var_ftest_granger": var_ftest_granger,
+    "varlingam": varlingam,
     "pcmci_parcorr": pcmci_parcorr,
 }
 """Baseline name -> scoring function ``(values, mask=None, **options) -> (shop, cause, effect)``."""

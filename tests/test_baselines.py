@@ -174,3 +174,110 @@ def test_pcmci_without_tigramite_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "tigramite", None)
     with pytest.raises(ConfigError, match=r"pyro_causalmmm\[bench\]"):
         pcmci_parcorr(_one_edge_var(n_shops=1, length=20))
+
+
+# --- VAR F-test Granger (numpy; checked against statsmodels when installed) -------
+
+
+def test_var_ftest_recovers_one_lagged_edge():
+    from pyro_causalmmm.baselines import var_ftest_granger
+
+    x = _one_edge_var()
+    for score in ("f", "1-p"):
+        s = var_ftest_granger(x, lags=3, score=score)
+        assert s.shape == (3, 3, 3)
+        assert np.all(np.diagonal(s, axis1=1, axis2=2) == 0)
+        assert np.all(np.isfinite(s)) and np.all(s >= 0)
+        for shop in range(3):
+            off = s[shop][~np.eye(3, dtype=bool)]
+            assert s[shop, 0, 2] == off.max()
+    f = var_ftest_granger(x, lags=3)
+    assert np.all(f[:, 0, 2] > 20)  # an obvious edge: F far above the null's ~1
+    assert BASELINES["var_ftest_granger"] is var_ftest_granger
+
+
+def test_var_ftest_recovers_linear_chain_and_is_affine_invariant():
+    from pyro_causalmmm.baselines import var_ftest_granger
+
+    x, adj = _linear_var(10, 200)
+    assert edge_metrics(var_ftest_granger(x), adj)["auroc_pooled"] == 1.0
+    scale = np.array([10.0, 0.1, 3.0])
+    np.testing.assert_allclose(
+        var_ftest_granger(x), var_ftest_granger(x * scale + 100.0), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_var_ftest_mask_short_shop_and_bad_arguments():
+    from pyro_causalmmm.baselines import var_ftest_granger
+
+    x, _ = _linear_var(2, 100)
+    mask = np.ones((2, 100), dtype=bool)
+    mask[:, 60:] = False
+    mask[1, 5:] = False  # too few rows for the 10 parameters: scores 0
+    corrupted = x.copy()
+    corrupted[:, 60:] = 1e6
+    s = var_ftest_granger(corrupted, mask=mask)
+    np.testing.assert_allclose(s[0], var_ftest_granger(x[:1, :60])[0], rtol=1e-8)
+    assert np.all(s[1] == 0)
+    with pytest.raises(ConfigError, match="lags"):
+        var_ftest_granger(x, lags=0)
+    with pytest.raises(ConfigError, match="score"):
+        var_ftest_granger(x, score="p")
+
+
+def test_var_ftest_matches_statsmodels():
+    pytest.importorskip("statsmodels", reason="statsmodels is in the bench extra only")
+    from statsmodels.tsa.api import VAR
+
+    from pyro_causalmmm.baselines import var_ftest_granger
+
+    x = _one_edge_var(n_shops=1, length=120)
+    s = var_ftest_granger(x, lags=3)[0]
+    res = VAR(x[0]).fit(3, trend="c")
+    for cause, effect in [(0, 2), (1, 2), (2, 0), (0, 1)]:
+        stat = res.test_causality(effect, cause, kind="f").test_statistic
+        np.testing.assert_allclose(s[cause, effect], stat, rtol=1e-8)
+
+
+# --- VARLiNGAM baseline: optional dependency lingam -------------------------------
+
+
+def test_varlingam_recovers_one_lagged_edge():
+    pytest.importorskip("lingam", reason="lingam is in the bench extra only")
+    from pyro_causalmmm.baselines import varlingam
+
+    x = _one_edge_var()
+    s = varlingam(x, lags=3)
+    assert s.shape == (3, 3, 3)
+    assert np.all(np.diagonal(s, axis1=1, axis2=2) == 0)
+    assert np.all(np.isfinite(s)) and np.all(s >= 0)
+    for shop in range(3):
+        off = s[shop][~np.eye(3, dtype=bool)]
+        assert s[shop, 0, 2] == off.max()
+        assert s[shop, 0, 2] > 2 * np.sort(off)[-2]
+    assert BASELINES["varlingam"] is varlingam
+
+
+def test_varlingam_mask_uses_longest_observed_run():
+    pytest.importorskip("lingam", reason="lingam is in the bench extra only")
+    from pyro_causalmmm.baselines import varlingam
+
+    x = _one_edge_var(n_shops=2, length=120)
+    mask = np.ones((2, 120), dtype=bool)
+    mask[:, 100:] = False
+    mask[1, 5:] = False  # too short: scores 0
+    corrupted = x.copy()
+    corrupted[:, 100:] = 1e6
+    s = varlingam(corrupted, mask=mask)
+    np.testing.assert_allclose(s[0], varlingam(x[:1, :100])[0])
+    assert np.all(s[1] == 0)
+
+
+def test_varlingam_without_lingam_says_how_to_install(monkeypatch):
+    import sys
+
+    from pyro_causalmmm.baselines import varlingam
+
+    monkeypatch.setitem(sys.modules, "lingam", None)
+    with pytest.raises(ConfigError, match=r"pyro_causalmmm\[bench\]"):
+        varlingam(_one_edge_var(n_shops=1, length=20))
