@@ -139,6 +139,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.nproc > 1 and not parallel.launched_by_torchrun():
         from pyro_causalmmm.launch import run_torchrun
 
+        _, train_cfg = configs_from_args(args)  # bad settings fail before any process starts
+        parallel.check_batch(train_cfg.batch_size, parallel.Layout(0, args.nproc))
         return run_torchrun(args.nproc, Path(args.out), args.argv)
     if parallel.launched_by_torchrun():
         return _fit_worker(args)
