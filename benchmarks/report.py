@@ -481,6 +481,11 @@ def main(argv=None) -> int:
     out.with_suffix(".json").write_text(
         json.dumps(result, indent=2, default=lambda o: None if o is None else str(o))
     )
+    # sections measured by other scripts (kept verbatim, with their own commands)
+    for extra in ("notes.md", "scale_out.md", "decisions.md"):
+        path = HERE / extra
+        if not q and path.exists():
+            md += ["", path.read_text().rstrip()]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md[:40]))
     return 0
