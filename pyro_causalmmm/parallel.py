@@ -77,9 +77,9 @@ def shutdown() -> None:
         tdist.destroy_process_group()
 
 
-def local_rows(batch_size: int, lay: Layout) -> torch.Tensor:
+def local_rows(batch_size: int, lay: Layout, device=None) -> torch.Tensor:
     """Positions of this rank's shops within a global batch of ``batch_size``."""
-    return torch.arange(batch_size)[lay.rank :: lay.world]
+    return torch.arange(lay.rank, batch_size, lay.world, device=device)
 
 
 def check_batch(batch_size: int, lay: Layout) -> None:

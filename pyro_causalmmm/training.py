@@ -176,7 +176,9 @@ def fit(
     fp_tensors = tensors
     tensors = tuple(t.to(device) for t in tensors)  # once: nothing crosses in the loop
     n_edges = tensors[0].shape[-1] * (tensors[0].shape[-1] - 1)
-    noise_gen = torch.Generator().manual_seed(cfg.seed + 7919)
+    # on the training device: the uniforms are drawn where they are used (no per-step
+    # host-to-device copy); CPU and CUDA streams differ, any process count on one does not
+    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7919)
     fail_at = _injected_failure(lay)
     n_shops = tensors[0].shape[0]
     train_idx, val_idx = split_shops(n_shops, cfg.val_fraction, cfg.seed)
@@ -237,14 +239,15 @@ def fit(
         while loop["epoch"] < cfg.epochs and not stopped:
             epoch = loop["epoch"]
             if loop["perm"] is None:
-                loop["perm"] = train_t[torch.randperm(len(train_t), generator=gen)]
+                # one copy per epoch: the batches' shop indices live on the device
+                loop["perm"] = train_t[torch.randperm(len(train_t), generator=gen)].to(device)
             batches = loop["perm"].split(cfg.batch_size)
             total = torch.zeros((), device=device)
             while loop["batch"] < len(batches):
                 batch = batches[loop["batch"]]
                 # relaxed-Bernoulli uniforms for the whole global batch, whatever the layout
-                uniforms = torch.rand(len(batch), n_edges, generator=noise_gen)
-                rows = parallel.local_rows(len(batch), lay)
+                uniforms = torch.rand(len(batch), n_edges, generator=noise_gen, device=device)
+                rows = parallel.local_rows(len(batch), lay, device)
                 # the plate is told the full shop count, so each step's loss estimates the
                 # whole data set; train on the training shops only
                 loss = _step(
@@ -252,7 +255,7 @@ def fit(
                     elbo,
                     tensors,
                     batch[rows],
-                    uniforms[rows].to(device),
+                    uniforms[rows],
                     len(rows) / len(batch),
                     epoch,
                     cfg,
