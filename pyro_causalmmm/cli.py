@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     _add_validate_parser(subparsers)
     _add_simulate_parser(subparsers)
+    from pyro_causalmmm.cli_decisions import add_decision_parsers
     from pyro_causalmmm.cli_model import add_demo_parser, add_fit_parser
     from pyro_causalmmm.cli_posterior import add_posterior_parsers
     from pyro_causalmmm.diagnostics_cli import add_diagnose_parser
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_posterior_parsers(subparsers, add_data_arguments)
     add_demo_parser(subparsers)
     add_diagnose_parser(subparsers)
+    add_decision_parsers(subparsers, add_data_arguments)
     return parser
 
 

@@ -20,7 +20,12 @@ nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ["01_svi_training", "02_posterior_predictive_checks", "03_uncertainty_report"]
+NAMES = [
+    "01_svi_training",
+    "02_posterior_predictive_checks",
+    "03_uncertainty_report",
+    "04_budget_decisions",
+]
 # text each notebook must print at any size
 EXPECTED = {
     "01_svi_training": ["CausalMMM: edge AUROC", "ridge-VAR Granger: edge AUROC", "per-shop AUROC"],
@@ -30,6 +35,12 @@ EXPECTED = {
         "backtest, first 7 steps:",
     ],
     "03_uncertainty_report": ["edges called present", "HTML report written to"],
+    "04_budget_decisions": [
+        "Spearman rank correlation",
+        "expected GMV lift",
+        "through indirect paths",
+        "HTML report written to",
+    ],
 }
 FORBIDDEN_IMPORTS = ("pyro", "torch.nn")  # model code belongs in the package
 
