@@ -223,27 +223,9 @@ def scenario_gains(
     x_np = values.double().numpy()
     out = np.zeros((S, B, n_scen))
     unstable = 0
-    shop_chunk = max(1, config.rows // S)
-    for lo in range(0, B, shop_chunk):
-        sl = slice(lo, min(lo + shop_chunk, B))
+    chunks = _worlds(model, values, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config)
+    for sl, world in chunks:
         win = window[sl]
-        start = int(np.flatnonzero(win.any(0))[0])
-
-        def redraw(attempt: int, sl=sl) -> torch.Tensor:
-            return graph_draws(p_edge, S, _redraw_seed(config.seed, attempt))[:, sl]
-
-        world = prepare_world(
-            model,
-            values[sl],
-            mask[sl],
-            ctx[sl],
-            adj[:, sl],
-            start=start,
-            floor=floor[sl],
-            ceiling=ceiling[sl],
-            keep=keep,
-            redraw=redraw,
-        )
         unstable += world.unstable
         for is_direct in (False, True):
             idx = np.flatnonzero(direct == is_direct)
@@ -338,28 +320,9 @@ def intervene(
     user = np.array(data.values)
     user[..., c] = np.where(win, new, user[..., c])
     out = np.empty((S, B, T, D))
-    shop_chunk = max(1, config.rows // S)
     model = mmm.model.eval()
     floor, ceiling = limits(data)
-    for lo in range(0, B, shop_chunk):
-        sl = slice(lo, min(lo + shop_chunk, B))
-        start = int(np.flatnonzero(win[sl].any(0))[0])
-
-        def redraw(attempt: int, sl=sl) -> torch.Tensor:
-            return graph_draws(p_edge, S, _redraw_seed(config.seed, attempt))[:, sl]
-
-        world = prepare_world(
-            model,
-            x[sl],
-            mask[sl],
-            ctx[sl],
-            adj[:, sl],
-            start=start,
-            floor=floor[sl],
-            ceiling=ceiling[sl],
-            keep=keep,
-            redraw=redraw,
-        )
+    for sl, world in _worlds(model, x, mask, ctx, adj, win, floor, ceiling, keep, p_edge, config):
         do_mask = np.zeros((1, *user[sl].shape), dtype=bool)
         do_mask[0, ..., c] = win[sl]
         x_np = x[sl].double().numpy()
@@ -600,3 +563,34 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
         out["indirect_mediated"] = float(np.abs(m.loc[med, "indirect"]).mean())
         out["true_indirect_mediated"] = float(np.abs(m.loc[med, "indirect_true"]).mean())
     return out
+
+
+def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config):
+    """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
+    world prepared from its chunk's first window step; unstable graph draws are redrawn
+    with seeds derived from ``config.seed``. ``adj`` ``(draw, shop, cause, effect)``,
+    ``window`` ``(shop, time)`` bool."""
+    S, B = adj.shape[0], x.shape[0]
+    shop_chunk = max(1, config.rows // S)
+    for lo in range(0, B, shop_chunk):
+        sl = slice(lo, min(lo + shop_chunk, B))
+        start = int(np.flatnonzero(window[sl].any(0))[0])
+
+        def redraw(attempt: int, sl=sl) -> torch.Tensor:
+            return graph_draws(p_edge, S, _redraw_seed(config.seed, attempt))[:, sl]
+
+        yield (
+            sl,
+            prepare_world(
+                model,
+                x[sl],
+                mask[sl],
+                ctx[sl],
+                adj[:, sl],
+                start=start,
+                floor=floor[sl],
+                ceiling=ceiling[sl],
+                keep=keep,
+                redraw=redraw,
+            ),
+        )
