@@ -101,6 +101,12 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
     r.add_argument(
         "--max-shops", type=_positive_int, default=3, help="shops shown when --shops is unset"
     )
+    r.add_argument(
+        "--contributions",
+        default=None,
+        metavar="CSV",
+        help="add the waterfall of a `causalmmm contributions` table (direct vs indirect)",
+    )
     r.set_defaults(func=cmd_report)
 
 
@@ -197,12 +203,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             from pyro_causalmmm.errors import ConfigError
 
             raise ConfigError(f"--shops: unknown shop {missing[0]!r}; the data has {len(known)}")
+    extra = _decision_sections(args.contributions) if args.contributions else None
     path = write_report(
         idata,
         Path(args.out),
         shops=shops,
         max_shops=args.max_shops,
         data_summary=info.get("data_summary"),
+        extra_sections=extra,
     )
     print(f"wrote {path} (from {source.name})")
     return EXIT_OK
@@ -233,3 +241,25 @@ def cmd_edges(args: argparse.Namespace) -> int:
         f"({data.n_shops / max(seconds, 1e-9):.0f} shops/s, chunks of {args.chunk_size})"
     )
     return EXIT_OK
+
+
+CONTRIBUTION_COLUMNS = ("shop", "channel", "spend", "contribution", "direct", "indirect")
+
+
+def _decision_sections(csv: str) -> list:
+    """Report sections from a contributions table written by `causalmmm contributions`."""
+    import types
+
+    import pandas as pd
+
+    from pyro_causalmmm.errors import DataValidationError
+    from pyro_causalmmm.plotting_decisions import decision_sections
+
+    table = pd.read_csv(csv)
+    missing = [c for c in CONTRIBUTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataValidationError(
+            f"--contributions {csv}: missing columns {missing}; pass the CSV written by "
+            "`causalmmm contributions`"
+        )
+    return decision_sections(contributions=types.SimpleNamespace(table=table, draws=None))

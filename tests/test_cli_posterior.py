@@ -190,3 +190,33 @@ def test_edges_batch_inference_in_chunks_matches_the_fit(run_dir, tmp_path, caps
         main(["edges", str(out), str(data), *DATA, "--out", str(again), "--chunk-size", "100"]) == 0
     )
     pd.testing.assert_frame_equal(got, pd.read_csv(again), check_exact=False, rtol=1e-6)
+
+
+def test_report_embeds_a_contributions_table(run_dir, tmp_path, capsys):
+    _, out = run_dir
+    table = pd.DataFrame(
+        {
+            "shop": ["shop_000", "shop_000"],
+            "channel": ["spend_1", "spend_2"],
+            "spend": [100.0, 50.0],
+            "contribution": [300.0, 20.0],
+            "contribution_hdi_low": [250.0, 5.0],
+            "contribution_hdi_high": [350.0, 40.0],
+            "direct": [200.0, 20.0],
+            "indirect": [100.0, 0.0],
+            "roas": [3.0, 0.4],
+            "mroas": [2.5, 0.3],
+        }
+    )
+    csv = tmp_path / "contributions.csv"
+    table.to_csv(csv, index=False)
+    html = tmp_path / "r.html"
+    assert main(["report", str(out), "--out", str(html), "--contributions", str(csv)]) == 0
+    assert "Channel contributions" in html.read_text()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    code = main(
+        ["report", str(out), "--out", str(tmp_path / "x.html"), "--contributions", str(bad)]
+    )
+    assert code == 2 and "missing columns" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
