@@ -97,14 +97,12 @@ def write_posterior(
     ``idata`` of the same data (e.g. a backtest's, which has a ``predictions`` group)
     is written instead of drawing again."""
     out = Path(out)
-    if idata is not None:
-        pass
-    elif options.draws == 0:
+    if idata is None and options.draws == 0:
         edges = mmm.edge_probabilities(data)
         edges["decision"] = summaries.decide(edges["p_edge"], options.present, options.absent)
         atomic_write(out / "edges.csv", lambda p: edges.to_csv(p, index=False))
         return None
-    else:
+    if idata is None:
         idata = posterior.build(
             mmm,
             data,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from sim_csv import write_sim_csv
 
 from pyro_causalmmm import checkpoint
 from pyro_causalmmm.checkpoint import Checkpointing
@@ -103,25 +104,7 @@ def test_checkpoint_refuses_non_finite_weights_and_code(tmp_path):
 
 
 def test_full_disk_fails_before_training(tmp_path, monkeypatch, capsys):
-    data = tmp_path / "d.csv"
-    assert (
-        main(
-            [
-                "simulate",
-                "--shops",
-                "4",
-                "--channels",
-                "2",
-                "--length",
-                "30",
-                "--out",
-                str(data),
-                "--truth",
-                str(tmp_path / "t.npz"),
-            ]
-        )
-        == 0
-    )
+    data = write_sim_csv(tmp_path, 4, 2, 30, seed=0)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9, 1000))
     code = main(["fit", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--quiet"])
@@ -142,27 +125,7 @@ def test_sigterm_then_resume_gives_byte_identical_outputs(tmp_path):
     """A real fit killed mid-way (SIGTERM after its first checkpoint) and resumed with
     --resume writes the same edges.csv, byte for byte, as an uninterrupted fit; two
     uninterrupted fits with the same seed are byte-identical too (determinism)."""
-    data = tmp_path / "d.csv"
-    assert (
-        main(
-            [
-                "simulate",
-                "--shops",
-                "12",
-                "--channels",
-                "3",
-                "--length",
-                "40",
-                "--seed",
-                "5",
-                "--out",
-                str(data),
-                "--truth",
-                str(tmp_path / "t.npz"),
-            ]
-        )
-        == 0
-    )
+    data = write_sim_csv(tmp_path, 12, 3, 40, seed=5)
     common = [
         str(data),
         "--context",
@@ -207,25 +170,7 @@ def test_sigterm_then_resume_gives_byte_identical_outputs(tmp_path):
 def test_output_dir_that_is_a_file_fails_before_training(tmp_path, capsys):
     blocker = tmp_path / "run"
     blocker.write_text("x")
-    data = tmp_path / "d.csv"
-    assert (
-        main(
-            [
-                "simulate",
-                "--shops",
-                "4",
-                "--channels",
-                "2",
-                "--length",
-                "30",
-                "--out",
-                str(data),
-                "--truth",
-                str(tmp_path / "t.npz"),
-            ]
-        )
-        == 0
-    )
+    data = write_sim_csv(tmp_path, 4, 2, 30, seed=0)
     assert main(["fit", str(data), "--out", str(blocker), "--epochs", "1", "--quiet"]) == 2
     assert "not writable" in capsys.readouterr().err
     assert isinstance(ConfigError("x"), Exception) and Path(blocker).read_text() == "x"

@@ -6,6 +6,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from sim_csv import write_sim_csv
 
 from pyro_causalmmm.cli import main
 
@@ -16,27 +17,7 @@ DATA = ["--context", "ctx_1", "ctx_2"]
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    data = root / "data.csv"
-    assert (
-        main(
-            [
-                "simulate",
-                "--shops",
-                "8",
-                "--channels",
-                "3",
-                "--length",
-                "50",
-                "--seed",
-                "2",
-                "--out",
-                str(data),
-                "--truth",
-                str(root / "truth.npz"),
-            ]
-        )
-        == 0
-    )
+    data = write_sim_csv(root, 8, 3, 50, seed=2)
     out = root / "run"
     code = main(
         ["fit", str(data), *DATA, "--out", str(out), *TINY, "--draws", "20", "--holdout", "7"]

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 import torch
+from sim_csv import write_sim_csv
 
 from pyro_causalmmm.cli import main
 from pyro_causalmmm.launch import strip_nproc, torchrun_command
@@ -35,27 +36,7 @@ ATOL = 1e-4
 @pytest.fixture(scope="module")
 def data_csv(tmp_path_factory):
     root = tmp_path_factory.mktemp("par")
-    path = root / "d.csv"
-    assert (
-        main(
-            [
-                "simulate",
-                "--shops",
-                "12",
-                "--channels",
-                "3",
-                "--length",
-                "40",
-                "--seed",
-                "3",
-                "--out",
-                str(path),
-                "--truth",
-                str(root / "t.npz"),
-            ]
-        )
-        == 0
-    )
+    path = write_sim_csv(root, 12, 3, 40, seed=3)
     return path
 
 
