@@ -7,7 +7,7 @@ if __name__ == "guides":  # imported as a top-level package, e.g. from the repos
 
 from .amortized import AmortizedGraphGuide
 from .encoder import RelationalEncoder
-from .features import edge_features, edge_log_evidence, lagged_correlations
+from .features import edge_features, edge_log_evidence, lagged_correlations, standardize_series
 
 __all__ = [
     "AmortizedGraphGuide",
@@ -15,4 +15,5 @@ __all__ = [
     "edge_features",
     "edge_log_evidence",
     "lagged_correlations",
+    "standardize_series",
 ]

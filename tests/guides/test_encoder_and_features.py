@@ -9,8 +9,10 @@ from pyro import poutine
 from pyro_causalmmm.guides import (
     AmortizedGraphGuide,
     RelationalEncoder,
+    edge_features,
     edge_log_evidence,
     lagged_correlations,
+    standardize_series,
 )
 from pyro_causalmmm.models import ModelConfig
 
@@ -50,6 +52,37 @@ def test_lagged_correlations_match_numpy():
     assert abs(corr[0, 0, 1, 0].item() - ref) < 1e-5
     ref2 = np.corrcoef(x[0, :-2, 2].numpy(), x[0, 2:, 0].numpy())[0, 1]
     assert abs(corr[0, 2, 0, 1].item() - ref2) < 1e-5
+
+
+def test_standardize_series_uses_observed_steps_only():
+    x = _var_data(n_shops=2, T=50).double() * 7 + 3
+    mask = torch.ones(2, 50, dtype=torch.bool)
+    mask[1, 40:] = False
+    x[1, 40:] = 1e6  # padding must not enter the moments
+    z = standardize_series(x, mask)
+    assert torch.all(z[1, 40:] == 0)
+    for shop, n in ((0, 50), (1, 40)):
+        obs = z[shop, :n]
+        assert torch.allclose(obs.mean(0), torch.zeros(3, dtype=obs.dtype), atol=1e-12)
+        assert torch.allclose(obs.std(0, unbiased=False), torch.ones(3, dtype=obs.dtype))
+    const = torch.full((1, 10, 2), 4.0)
+    assert torch.all(standardize_series(const, torch.ones(1, 10, dtype=torch.bool)) == 0)
+
+
+def test_edge_features_do_not_depend_on_each_series_units():
+    # the target is min-max scaled (small spread) while channels are z-scored: the
+    # guide's evidence must not care (a per-series positive affine map changes nothing)
+    x = _var_data(n_shops=3, T=120).double()
+    mask = torch.ones(x.shape[:2], dtype=torch.bool)
+    scale = torch.tensor([[[0.05, 3.0, 1.0]], [[1.0, 0.2, 9.0]], [[2.0, 2.0, 0.01]]])
+    shift = torch.tensor([[[0.5, -2.0, 0.0]], [[1.0, 0.0, 3.0]], [[0.0, 7.0, -1.0]]])
+    feats, bf = edge_features(x, mask, 2, 0.5)
+    feats2, bf2 = edge_features(x * scale + shift, mask, 2, 0.5)
+    assert torch.allclose(feats, feats2, atol=1e-8)
+    assert torch.allclose(bf, bf2, atol=1e-6)
+    # while the raw Bayes factor on unscaled series does depend on the units
+    assert not torch.allclose(edge_log_evidence(x, mask, 2, 0.5),
+                              edge_log_evidence(x * scale + shift, mask, 2, 0.5), atol=1e-3)
 
 
 def test_bayes_factor_favours_the_true_edge():
