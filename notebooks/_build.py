@@ -491,7 +491,7 @@ print(f"backtest: the last {HOLDOUT} days of every shop are held out")
     At full size (100 shops, 30 held-out days):
 
     * In the training period the intervals are somewhat too wide: the 50% / 90% HDIs of
-      GMV cover about 57% / 94% of the days and the PIT histogram has a hump. The model
+      GMV cover about 59% / 96% of the days and the PIT histogram has a hump. The model
       errs on the side of caution, not over-confidence.
     * Out of sample, the forecast intervals roughly hold: over the first 1, 7 and 30 days
       the 90% interval covers close to 90%, the 50% interval somewhat less than half
