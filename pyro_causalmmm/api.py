@@ -241,6 +241,17 @@ class CausalMMM:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
             raise ModelFileError(f"cannot load model from {directory}: {exc!r}") from exc
         self._build(len(self.node_names), len(self.context_names))
-        self.model.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("model.")})
-        self.guide.load_state_dict({k[6:]: v for k, v in state.items() if k.startswith("guide.")})
+        try:
+            self.model.load_state_dict(
+                {k[6:]: v for k, v in state.items() if k.startswith("model.")}
+            )
+            self.guide.load_state_dict(
+                {k[6:]: v for k, v in state.items() if k.startswith("guide.")}
+            )
+        except RuntimeError as exc:  # shapes or names differ: another version's networks
+            raise ModelFileError(
+                f"cannot load model from {directory}: it was saved by pyro_causalmmm "
+                f"{meta.get('version', '?')}, whose networks differ from this version "
+                f"({__version__}); refit it with `causalmmm fit`"
+            ) from exc
         return self

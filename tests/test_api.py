@@ -144,6 +144,22 @@ def test_load_refuses_a_model_file_from_another_version(tmp_path, data):
         CausalMMM.load(tmp_path / "m")
 
 
+def test_load_refuses_weights_of_other_networks_with_one_clear_error(tmp_path, data):
+    # a model saved by 0.1.0 has one more edge-MLP input (the squashed Bayes factor)
+    mmm = CausalMMM(SMALL)
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=8))
+    mmm.save(tmp_path / "m")
+    state = torch.load(tmp_path / "m" / "weights.pt", weights_only=True)
+    key = next(k for k in state if k.startswith("guide.") and k.endswith("edge1.net.0.weight"))
+    state[key] = torch.cat([state[key], state[key][:, :1]], dim=1)
+    torch.save(state, tmp_path / "m" / "weights.pt")
+    meta = json.loads((tmp_path / "m" / META_FILE).read_text())
+    meta["version"] = "0.1.0"
+    (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=r"saved by pyro_causalmmm 0\.1\.0.*refit"):
+        CausalMMM.load(tmp_path / "m")
+
+
 def test_column_mismatch_names_the_difference():
     from pyro_causalmmm.api import CausalMMM
     from pyro_causalmmm.errors import ModelFileError
