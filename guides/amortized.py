@@ -29,7 +29,7 @@ class AmortizedGraphGuide(nn.Module):
         self.config = config
         self.n_nodes = n_nodes
         self.stat_lags = max(config.linear_lags, 1)
-        n_stats = self.stat_lags if config.encoder_lag_features else 0
+        n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
         self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
         self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
 

@@ -1,7 +1,7 @@
 """NRI-style relational encoder: a shop's whole history -> edge logits.
 
     h_j^1  = f_emb(series_j)                         (temporal conv + masked pooling)
-    h_ij^1 = f_edge1([h_i^1, h_j^1, s_ij])           s_ij: lagged correlations i -> j
+    h_ij^1 = f_edge1([h_i^1, h_j^1, s_ij])           s_ij: per-edge lag statistics
     h_j^2  = f_vertex(sum_{i != j} h_ij^1)
     h_ij^2 = f_edge2([h_i^2, h_j^2, h_ij^1, s_ij])   (skip of h_ij^1, as in NRI)
     logit_ij = w^T h_ij^2 + c * log BF_ij + b
@@ -9,9 +9,7 @@
 ``log BF_ij`` is the closed-form Bayes factor of edge i -> j in a Bayesian VAR (see
 ``features``); with ``c = 1`` and ``b = logit(p0)`` at initialisation the guide starts
 at the linear model's posterior log-odds, and the networks learn the correction the
-recurrent, saturating likelihood asks for. ``log BF`` enters only there, not as an MLP
-input: given to the MLPs too, it let them learn a non-monotone correction that ranked
-edges worse than the Bayes factor alone (``features.edge_features`` has the figures).
+recurrent, saturating likelihood asks for.
 
 MLP blocks are Linear -> ELU -> Linear -> ELU -> LayerNorm with Xavier init and bias 0.1
 (the reference uses BatchNorm; LayerNorm keeps a shop's logits independent of which

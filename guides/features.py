@@ -192,21 +192,20 @@ def edge_features(
     the others. On Simulation 2 (N = 100, d = 10, T = 120) the factors' per-shop AUROC
     rose from 0.977 / 0.950 to 0.989 / 0.977 (seeds 0 / 1) with this change.
 
-    Returns ``(features (shop, cause, effect, lags), log_bf (shop, cause, effect))``:
-    the features are the lagged correlations (O(1) inputs for the encoder's MLPs);
-    ``log_bf`` is the log Bayes factor, which the encoder adds to the prior log-odds
-    (posterior odds = prior odds x Bayes factor) outside its MLPs.
+    Returns ``(features (shop, cause, effect, lags + 1), log_bf (shop, cause, effect))``:
+    the features stack the lagged correlations and a signed ``log1p`` of the log Bayes
+    factor (O(1) inputs for the MLPs); ``log_bf`` is the raw log Bayes factor, which
+    the encoder adds to the prior log-odds (posterior odds = prior odds x Bayes factor).
 
-    Why the Bayes factor is not also an MLP input (it was, as a signed ``log1p``): under
-    the KL weight lambda = 100 the MLP then learned a non-monotone function of it that
-    pulled confident edges back towards the prior, and its own term ranked edges
-    *against* the truth (AUROC 0.01-0.02 on Simulation 2); the trained posterior ranked
-    worse than the Bayes factor alone (seed 1: 0.960 against 0.977). Kept out of the
-    MLPs, the Bayes factor still sets the logit, and the MLP term adds what the series
-    and the correlations say beyond it (seed 1: 0.982).
+    Tried and not kept: the Bayes factor only in the logit, not among these MLP inputs.
+    It ranked edges better (Simulation 2 AUROC 0.987 against 0.970 over 3 seeds) but the
+    posterior became over-confident (notebook 03: 40% of the edges called present were
+    real, against 89%), the ELBO worse, and the decisions' effect ranking weaker
+    (Spearman 0.81 against 0.86); ``benchmarks/notes.md`` has the figures.
     """
     with torch.no_grad():
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
         bf = edge_log_evidence(x, mask, lags, prior_scale, refinements, prior_logit)
-    return corr, bf
+        squashed = torch.sign(bf) * torch.log1p(bf.abs())
+    return torch.cat([corr, squashed[..., None]], dim=-1), bf

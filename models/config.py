@@ -41,10 +41,9 @@ class ModelConfig:
         (on standardized data).
     pred_steps: M, steps at the end of each training window predicted by feeding
         predictions back (burn-in teacher forcing before). 1 = pure one-step.
-    encoder_lag_features: give the guide per-edge lagged statistics next to the NRI
-        node embeddings: the lagged cross-correlations as edge-MLP inputs, and the
-        closed-form Bayesian evidence (log Bayes factor) of each edge added to the edge
-        logit outside the MLPs (see ``guides/features.py`` for why not inside).
+    encoder_lag_features: give the guide's edge MLP per-edge lagged statistics
+        (lagged cross-correlations and the closed-form Bayesian evidence of each
+        edge) next to the NRI node embeddings.
     evidence_refinements: passes that recompute each edge's Bayes factor with the other
         causes gated by the previous pass's edge probabilities (0 = drop-one factors
         against the full lag model). Used by the guide's features only.

@@ -145,7 +145,7 @@ def test_load_refuses_a_model_file_from_another_version(tmp_path, data):
 
 
 def test_load_refuses_weights_of_other_networks_with_one_clear_error(tmp_path, data):
-    # a model saved by 0.1.0 has one more edge-MLP input (the squashed Bayes factor)
+    # e.g. a model saved by a version whose edge MLP had one more input
     mmm = CausalMMM(SMALL)
     mmm.fit(data, TrainConfig(epochs=1, batch_size=8))
     mmm.save(tmp_path / "m")
@@ -154,9 +154,9 @@ def test_load_refuses_weights_of_other_networks_with_one_clear_error(tmp_path, d
     state[key] = torch.cat([state[key], state[key][:, :1]], dim=1)
     torch.save(state, tmp_path / "m" / "weights.pt")
     meta = json.loads((tmp_path / "m" / META_FILE).read_text())
-    meta["version"] = "0.1.0"
+    meta["version"] = "0.0.9"
     (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
-    with pytest.raises(ModelFileError, match=r"saved by pyro_causalmmm 0\.1\.0.*refit"):
+    with pytest.raises(ModelFileError, match=r"saved by pyro_causalmmm 0\.0\.9.*refit"):
         CausalMMM.load(tmp_path / "m")
 
 
