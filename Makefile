@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/causalmmm demo --out demo_output
 
 # writes benchmarks/results.{md,json} from benchmarks/parts/ (grid and budget:
-# benchmarks/grid.py; about an hour on 2 free cores; rerunning resumes unfinished jobs).
+# benchmarks/grid.py; about 1.5 hours on 2 free cores, measured 2026-11-29; rerunning resumes unfinished jobs).
 # PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"

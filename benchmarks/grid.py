@@ -4,7 +4,8 @@ Budget (2-core machine, 1 thread per worker, 2 workers): a default CausalMMM fit
 N = 100, d = 10, T = 120 takes about 65 s; its cost grows about linearly in N and T
 and faster in d (edges grow as d^2). PCMCI takes about 410 s per 100 shops at d = 10,
 T = 120 and VARLiNGAM about 45 s; ridge-VAR and the VAR F-test take well under a
-second. ``make bench`` must finish in about an hour on 2 cores, hence:
+second. ``make bench`` should finish in about an hour and a half on 2 cores (recovery
+about 45 min, forecasting 15, speed 20 with the N = 2000 run), hence:
 
 * the default setting (Simulation 1 and 2, d = 10, T = 120, R = 5, N = 100, per-shop
   mechanisms, seeds 0-2) runs every method, ablations included;
