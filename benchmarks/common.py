@@ -41,6 +41,23 @@ def machine_info(**extra) -> dict:
     }
 
 
+def code_version() -> str:
+    """Short hash of the checked-out commit (plus "+dirty"), to date a result's figures;
+    "unknown" outside a git checkout."""
+    import subprocess
+    from pathlib import Path
+
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(Path(__file__).resolve().parent), "describe", "--always",
+             "--dirty=+dirty"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 # ---------------------------------------------------------------------------- workers
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

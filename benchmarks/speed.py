@@ -42,7 +42,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import grid  # noqa: E402
-from common import THREAD_VARS, machine_info, one_thread, simulated_draw  # noqa: E402
+from common import (  # noqa: E402
+    THREAD_VARS,
+    code_version,
+    machine_info,
+    one_thread,
+    simulated_draw,
+)
 
 
 def _draw(n_shops: int, length: int, seed: int = 0, n_channels: int = 10):
@@ -285,18 +291,6 @@ def flops(overhead: dict, step_s: float) -> dict:
     }
 
 
-def _commit() -> str:
-    """Short hash of the checked-out commit (plus "+dirty"), to date each section's figures."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty=+dirty"],
-                             capture_output=True, text=True, timeout=10, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = ap.add_mutually_exclusive_group()
@@ -348,7 +342,7 @@ def main(argv=None) -> int:
                                 [r["warm_epoch_cpu_s"] for r in rows_n]),
             "fit_t_cpu": linfit([r["length"] for r in rows_t],
                                 [r["warm_epoch_cpu_s"] for r in rows_t]),
-            "measured_at": _commit(),
+            "measured_at": code_version(),
         }
         save()
     need_model = {"edge_inference", "pyro_overhead"} - set(args.skip)
@@ -360,7 +354,7 @@ def main(argv=None) -> int:
         mmm, data = keep
         result["edge_inference"] = {
             **edge_inference(mmm, 20 if q else 200, 100 if q else 1000),
-            "measured_at": _commit(),
+            "measured_at": code_version(),
         }
         print("edge inference", result["edge_inference"], flush=True)
         save()
@@ -369,7 +363,7 @@ def main(argv=None) -> int:
         ov = pyro_overhead(mmm, data, 5 if q else 15)
         result["pyro_overhead"] = {k: v for k, v in ov.items()
                                    if k not in ("svi", "idx", "tensors")}
-        result["pyro_overhead"]["measured_at"] = _commit()
+        result["pyro_overhead"]["measured_at"] = code_version()
         print("pyro overhead", result["pyro_overhead"], flush=True)
         result["flops"] = flops(ov, ov["median_s"]["pyro_svi_step"])
         print("flops", {k: v for k, v in result["flops"].items() if k != "flops_by_op"},
@@ -377,12 +371,12 @@ def main(argv=None) -> int:
         save()
     if "full_fit" not in args.skip:
         n, t, e = (30, 60, 3) if q else (100, 120, grid.EPOCHS)
-        result["full_fit"] = {**timed_subprocess_fit(n, t, e), "measured_at": _commit()}
+        result["full_fit"] = {**timed_subprocess_fit(n, t, e), "measured_at": code_version()}
         print("full fit", result["full_fit"], flush=True)
         save()
     if "big_fit" not in args.skip:
         n = 200 if q else 2000
-        result["big_fit"] = {**timed_subprocess_fit(n, 120, 1), "measured_at": _commit()}
+        result["big_fit"] = {**timed_subprocess_fit(n, 120, 1), "measured_at": code_version()}
         print("big fit", result["big_fit"], flush=True)
         save()
     result["wall_seconds"] = time.perf_counter() - t_all
