@@ -48,8 +48,12 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm.contributions import DecisionConfig, compare_with_truth, contributions
-    from pyro_causalmmm.optimizer import BudgetConfig, optimize_budget
+    from pyro_causalmmm.decisions.contributions import (
+        DecisionConfig,
+        compare_with_truth,
+        contributions,
+    )
+    from pyro_causalmmm.decisions.optimizer import BudgetConfig, optimize_budget
     from pyro_causalmmm.simulate import simulate, true_contributions
 
     sim = simulate("sim2", mechanisms="per_shop", seed=args.seed, **SIZE)

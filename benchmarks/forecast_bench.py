@@ -10,7 +10,7 @@ window (so shops of different size weigh the same; the held-out truth may fall o
 [0.1, 0.9]). Methods:
 
 * CausalMMM and its ablations: trained on the first 120 steps, then
-  ``pyro_causalmmm.forecasting.backtest`` (posterior-predictive mean of 100 draws; also
+  ``pyro_causalmmm.posterior.forecasting.backtest`` (posterior-predictive mean of 100 draws; also
   50%/90% interval coverage);
 * linear VAR: a per-shop ridge VAR(3) with intercept (alpha = 1) on the scaled training
   window, every node rolled forward 30 steps (its own forecasts fed back);
@@ -81,7 +81,7 @@ def _mse_rows(fc_scaled: np.ndarray, truth_scaled: np.ndarray) -> dict:
 
 def _job(spec: dict) -> dict:
     from pyro_causalmmm import CausalMMM, ModelConfig, TrainConfig
-    from pyro_causalmmm.forecasting import backtest
+    from pyro_causalmmm.posterior.forecasting import backtest
 
     data, _ = simulated_draw(spec)
     horizon = spec["horizon"]

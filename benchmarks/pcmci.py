@@ -37,8 +37,8 @@ def _job(spec: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from pyro_causalmmm.baselines import BASELINES
-    from pyro_causalmmm.metrics import edge_metrics
+    from pyro_causalmmm.evaluation.baselines import BASELINES
+    from pyro_causalmmm.evaluation.metrics import edge_metrics
 
     data, truth = simulated_draw(spec)
     t0 = time.perf_counter()

@@ -26,8 +26,8 @@ from common import read_jsonl, run_jobs, simulated_draw  # noqa: E402
 
 def _job(spec: dict) -> dict:
     from pyro_causalmmm import CausalMMM, ModelConfig, TrainConfig
-    from pyro_causalmmm.baselines import BASELINES
-    from pyro_causalmmm.metrics import edge_metrics
+    from pyro_causalmmm.evaluation.baselines import BASELINES
+    from pyro_causalmmm.evaluation.metrics import edge_metrics
 
     data, truth = simulated_draw(spec)
     results = []

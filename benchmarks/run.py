@@ -47,8 +47,8 @@ def _job(spec: dict) -> dict:
 
     torch.set_num_threads(1)
     from pyro_causalmmm import CausalMMM, ModelConfig, TrainConfig
-    from pyro_causalmmm.baselines import ridge_var_granger
-    from pyro_causalmmm.metrics import edge_metrics
+    from pyro_causalmmm.evaluation.baselines import ridge_var_granger
+    from pyro_causalmmm.evaluation.metrics import edge_metrics
 
     data, truth = simulated_draw(spec)
     t0 = time.perf_counter()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 
 from common import machine_info  # noqa: E402
 
-CLI = [sys.executable, "-m", "pyro_causalmmm.cli"]
+CLI = [sys.executable, "-m", "pyro_causalmmm.cli.main"]
 
 
 def _run(args: list[str]) -> tuple[float, float, str]:

@@ -117,7 +117,7 @@ def epoch_seconds(n_shops: int, length: int, epochs: int) -> dict:
     mmm = CausalMMM(ModelConfig())
     # the callback marks each epoch's end; the first stamp is taken just before fit
     # (fit's own set-up before epoch 1 is a few ms)
-    from pyro_causalmmm import training
+    from pyro_causalmmm.inference import training
 
     orig = training.fit
 

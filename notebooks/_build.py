@@ -131,7 +131,11 @@ NB01 = [
     from matplotlib.patches import Rectangle
 
     from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm import baselines, metrics, plotting, posterior, simulate
+    from pyro_causalmmm import simulate
+    from pyro_causalmmm.evaluation import baselines
+    from pyro_causalmmm.evaluation import metrics
+    from pyro_causalmmm.report import plotting
+    from pyro_causalmmm.posterior import draws as posterior
 
     pd.set_option("display.precision", 3)
     '''),
@@ -327,7 +331,11 @@ print(f"backtest: the last {HOLDOUT} days of every shop are held out")
     import pandas as pd
 
     from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm import forecasting, plotting, posterior, simulate, summaries
+    from pyro_causalmmm import simulate
+    from pyro_causalmmm.posterior import forecasting
+    from pyro_causalmmm.report import plotting
+    from pyro_causalmmm.posterior import draws as posterior
+    from pyro_causalmmm.posterior import summaries
 
     pd.set_option("display.precision", 3)
     '''),
@@ -543,7 +551,10 @@ OUTPUT_DIR = os.environ.get("CAUSALMMM_NOTEBOOK_OUTPUT") or None
     from matplotlib.figure import Figure
 
     from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm import forecasting, plotting, report, simulate, summaries
+    from pyro_causalmmm import report, simulate
+    from pyro_causalmmm.posterior import forecasting
+    from pyro_causalmmm.report import plotting
+    from pyro_causalmmm.posterior import summaries
 
     pd.set_option("display.precision", 3)
     '''),
@@ -780,8 +791,11 @@ OUTPUT_DIR = os.environ.get("CAUSALMMM_NOTEBOOK_OUTPUT") or None
     from matplotlib.figure import Figure
 
     from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm import contributions as decisions
-    from pyro_causalmmm import optimizer, plotting_decisions, posterior, report, simulate
+    from pyro_causalmmm.decisions import contributions as decisions
+    from pyro_causalmmm import report, simulate
+    from pyro_causalmmm.decisions import optimizer
+    from pyro_causalmmm.report import plotting_decisions
+    from pyro_causalmmm.posterior import draws as posterior
 
     pd.set_option("display.precision", 2)
     '''),

@@ -41,7 +41,7 @@ def __getattr__(name: str):
 
         return ModelConfig
     if name == "TrainConfig":
-        from pyro_causalmmm.training import TrainConfig
+        from pyro_causalmmm.inference.training import TrainConfig
 
         return TrainConfig
     raise AttributeError(name)

@@ -2,7 +2,7 @@
 
 The class wires a :class:`MarketingMixData` to the Pyro model (``pyro_causalmmm.models``)
 and the amortized guide (``pyro_causalmmm.guides``), trains them with
-:func:`pyro_causalmmm.training.fit`, and answers questions in the user's labels.
+:func:`pyro_causalmmm.inference.training.fit`, and answers questions in the user's labels.
 Nothing is trained in the constructor.
 """
 
@@ -17,13 +17,13 @@ import pyro
 import torch
 
 from pyro_causalmmm import __version__
-from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError, DataValidationError, ModelFileError
 from pyro_causalmmm.guides import AmortizedGraphGuide
+from pyro_causalmmm.inference.checkpoint import Checkpointing
+from pyro_causalmmm.inference.training import FitResult, TrainConfig, fit
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
-from pyro_causalmmm.training import FitResult, TrainConfig, fit
 
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "model.json"
@@ -62,7 +62,7 @@ class CausalMMM:
         """Train on every shop of ``data`` (a validation split is taken from them if
         ``train_config.val_fraction > 0``); returns the :class:`FitResult`.
         ``checkpointing`` saves (and with ``resume`` restores) the training state, see
-        :func:`pyro_causalmmm.training.fit`."""
+        :func:`pyro_causalmmm.inference.training.fit`."""
         cfg = train_config or TrainConfig()
         if data.n_time <= self.config.max_lag:
             raise DataValidationError(

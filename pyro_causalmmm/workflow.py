@@ -24,16 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pyro_causalmmm import __version__, parallel, posterior, summaries
-from pyro_causalmmm import inference_data as idata_io
+from pyro_causalmmm import __version__
 from pyro_causalmmm.api import CausalMMM
-from pyro_causalmmm.checkpoint import Checkpointing
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError
+from pyro_causalmmm.inference import parallel
+from pyro_causalmmm.inference.checkpoint import Checkpointing
+from pyro_causalmmm.inference.training import TrainConfig
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import ModelConfig
-from pyro_causalmmm.posterior import DRAWS
-from pyro_causalmmm.training import TrainConfig
+from pyro_causalmmm.posterior import draws as posterior
+from pyro_causalmmm.posterior import inference_data as idata_io
+from pyro_causalmmm.posterior import summaries
+from pyro_causalmmm.posterior.draws import DRAWS
 
 
 def check_output_dir(out: Path, need_bytes: int = 0) -> None:
@@ -178,8 +181,8 @@ def run_demo(
     AUROC/ACC against the true graphs (next to ridge-VAR Granger on the same draws),
     one-step GMV MSE on the held-out steps, the in-sample posterior predictive coverage
     and an honest backtest (forecasting the held-out steps from the training window)."""
-    from pyro_causalmmm.baselines import ridge_var_granger
-    from pyro_causalmmm.metrics import edge_metrics, mse
+    from pyro_causalmmm.evaluation.baselines import ridge_var_granger
+    from pyro_causalmmm.evaluation.metrics import edge_metrics, mse
     from pyro_causalmmm.simulate import simulate
 
     out = Path(out)
@@ -217,7 +220,7 @@ def run_demo(
         full.scaled_values[:, train_len - 1 : full.n_time - 1, target],
         full.scaled_values[:, held, target],
     )
-    from pyro_causalmmm.forecasting import backtest, format_scores
+    from pyro_causalmmm.posterior.forecasting import backtest, format_scores
     from pyro_causalmmm.report import write_report
 
     idata, bt_table, bt_scores = backtest(mmm, full, DEMO_HOLDOUT, draws=DRAWS, seed=seed)

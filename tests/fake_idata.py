@@ -1,5 +1,5 @@
 """A small synthetic ``InferenceData`` with the schema of
-:mod:`pyro_causalmmm.inference_data`, for tests of plots and reports that should not
+:mod:`pyro_causalmmm.posterior.inference_data`, for tests of plots and reports that should not
 pay for a fit. Shops have different lengths so the NaN cells are exercised."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pyro_causalmmm.inference_data import TimeAxis, add_predictions, build_inference_data
+from pyro_causalmmm.posterior.inference_data import TimeAxis, add_predictions, build_inference_data
 
 
 def fake_inference_data(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 
 
 def write_sim_csv(directory: Path, shops: int, channels: int, length: int, seed: int = 0) -> Path:

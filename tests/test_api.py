@@ -11,7 +11,7 @@ import torch
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
 from pyro_causalmmm.api import META_FILE, WEIGHTS_FILE
 from pyro_causalmmm.errors import ModelFileError
-from pyro_causalmmm.metrics import edge_metrics
+from pyro_causalmmm.evaluation.metrics import edge_metrics
 from pyro_causalmmm.simulate import simulate
 
 SMALL = ModelConfig(hidden=8)

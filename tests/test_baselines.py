@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from pyro_causalmmm.baselines import BASELINES, ridge_var_granger
 from pyro_causalmmm.errors import ConfigError, DataValidationError
-from pyro_causalmmm.metrics import edge_metrics
+from pyro_causalmmm.evaluation.baselines import BASELINES, ridge_var_granger
+from pyro_causalmmm.evaluation.metrics import edge_metrics
 from pyro_causalmmm.simulate import simulate
 
 
@@ -133,7 +133,7 @@ def _one_edge_var(n_shops: int = 3, length: int = 150, seed: int = 1) -> np.ndar
 
 def test_pcmci_recovers_one_lagged_edge():
     pytest.importorskip("tigramite")
-    from pyro_causalmmm.baselines import pcmci_parcorr
+    from pyro_causalmmm.evaluation.baselines import pcmci_parcorr
 
     x = _one_edge_var()
     s = pcmci_parcorr(x, tau_max=3)
@@ -149,7 +149,7 @@ def test_pcmci_recovers_one_lagged_edge():
 
 def test_pcmci_mask_and_bad_arguments():
     pytest.importorskip("tigramite")
-    from pyro_causalmmm.baselines import pcmci_parcorr
+    from pyro_causalmmm.evaluation.baselines import pcmci_parcorr
 
     x = _one_edge_var(n_shops=2, length=100)
     mask = np.ones((2, 100), dtype=bool)
@@ -169,7 +169,7 @@ def test_pcmci_mask_and_bad_arguments():
 def test_pcmci_without_tigramite_says_how_to_install(monkeypatch):
     import sys
 
-    from pyro_causalmmm.baselines import pcmci_parcorr
+    from pyro_causalmmm.evaluation.baselines import pcmci_parcorr
 
     monkeypatch.setitem(sys.modules, "tigramite", None)
     with pytest.raises(ConfigError, match=r"pyro_causalmmm\[bench\]"):
@@ -180,7 +180,7 @@ def test_pcmci_without_tigramite_says_how_to_install(monkeypatch):
 
 
 def test_var_ftest_recovers_one_lagged_edge():
-    from pyro_causalmmm.baselines import var_ftest_granger
+    from pyro_causalmmm.evaluation.baselines import var_ftest_granger
 
     x = _one_edge_var()
     for score in ("f", "1-p"):
@@ -197,7 +197,7 @@ def test_var_ftest_recovers_one_lagged_edge():
 
 
 def test_var_ftest_recovers_linear_chain_and_is_affine_invariant():
-    from pyro_causalmmm.baselines import var_ftest_granger
+    from pyro_causalmmm.evaluation.baselines import var_ftest_granger
 
     x, adj = _linear_var(10, 200)
     assert edge_metrics(var_ftest_granger(x), adj)["auroc_pooled"] == 1.0
@@ -208,7 +208,7 @@ def test_var_ftest_recovers_linear_chain_and_is_affine_invariant():
 
 
 def test_var_ftest_mask_short_shop_and_bad_arguments():
-    from pyro_causalmmm.baselines import var_ftest_granger
+    from pyro_causalmmm.evaluation.baselines import var_ftest_granger
 
     x, _ = _linear_var(2, 100)
     mask = np.ones((2, 100), dtype=bool)
@@ -229,7 +229,7 @@ def test_var_ftest_matches_statsmodels():
     pytest.importorskip("statsmodels", reason="statsmodels is in the bench extra only")
     from statsmodels.tsa.api import VAR
 
-    from pyro_causalmmm.baselines import var_ftest_granger
+    from pyro_causalmmm.evaluation.baselines import var_ftest_granger
 
     x = _one_edge_var(n_shops=1, length=120)
     s = var_ftest_granger(x, lags=3)[0]
@@ -244,7 +244,7 @@ def test_var_ftest_matches_statsmodels():
 
 def test_varlingam_recovers_one_lagged_edge():
     pytest.importorskip("lingam", reason="lingam is in the bench extra only")
-    from pyro_causalmmm.baselines import varlingam
+    from pyro_causalmmm.evaluation.baselines import varlingam
 
     x = _one_edge_var()
     s = varlingam(x, lags=3)
@@ -260,7 +260,7 @@ def test_varlingam_recovers_one_lagged_edge():
 
 def test_varlingam_mask_uses_longest_observed_run():
     pytest.importorskip("lingam", reason="lingam is in the bench extra only")
-    from pyro_causalmmm.baselines import varlingam
+    from pyro_causalmmm.evaluation.baselines import varlingam
 
     x = _one_edge_var(n_shops=2, length=120)
     mask = np.ones((2, 120), dtype=bool)
@@ -276,7 +276,7 @@ def test_varlingam_mask_uses_longest_observed_run():
 def test_varlingam_without_lingam_says_how_to_install(monkeypatch):
     import sys
 
-    from pyro_causalmmm.baselines import varlingam
+    from pyro_causalmmm.evaluation.baselines import varlingam
 
     monkeypatch.setitem(sys.modules, "lingam", None)
     with pytest.raises(ConfigError, match=r"pyro_causalmmm\[bench\]"):

@@ -15,15 +15,15 @@ import pytest
 import torch
 from sim_csv import write_sim_csv
 
-from pyro_causalmmm import checkpoint
-from pyro_causalmmm.checkpoint import Checkpointing
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError, ModelFileError, TrainingError, TrainingInterrupted
 from pyro_causalmmm.guides import AmortizedGraphGuide
+from pyro_causalmmm.inference import checkpoint
+from pyro_causalmmm.inference.checkpoint import Checkpointing
+from pyro_causalmmm.inference.training import TrainConfig, fit
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig
 from pyro_causalmmm.simulate import simulate
-from pyro_causalmmm.training import TrainConfig, fit
 
 CFG = ModelConfig(hidden=8)
 
@@ -115,7 +115,7 @@ def test_full_disk_fails_before_training(tmp_path, monkeypatch, capsys):
 
 def _cli(args, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    exe = [sys.executable, "-c", "from pyro_causalmmm.cli import main; raise SystemExit(main())"]
+    exe = [sys.executable, "-m", "pyro_causalmmm.cli"]
     return subprocess.Popen(
         [*exe, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, **kw
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 
 DATA = ["--context", "ctx_1", "ctx_2"]
 FAST = ["--draws", "3"]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pyro_causalmmm.api import CausalMMM
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 
 TINY = ["--hidden", "8", "--epochs", "1", "--batch-size", "8", "--quiet"]
 
@@ -105,7 +105,7 @@ def test_fit_bad_data_is_one_line_exit_2(tmp_path):
         [
             sys.executable,
             "-m",
-            "pyro_causalmmm.cli",
+            "pyro_causalmmm.cli.main",
             "fit",
             str(bad),
             "--out",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sim_csv import write_sim_csv
 
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 
 TINY = ["--hidden", "8", "--epochs", "2", "--batch-size", "8", "--quiet"]
 DATA = ["--context", "ctx_1", "ctx_2"]

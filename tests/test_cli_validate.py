@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyro_causalmmm.cli import build_parser, main
+from pyro_causalmmm.cli.main import build_parser, main
 from pyro_causalmmm.io import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def assert_one_error_line(err: list[str], *parts: str) -> None:
 def test_bom_yyyymmdd_gap_via_subprocess(tmp_path):
     path = write_csv(tmp_path / "bad.csv", weekly_frame(gap=True), bom=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "pyro_causalmmm.cli", "validate", str(path), *ARGS],
+        [sys.executable, "-m", "pyro_causalmmm.cli.main", "validate", str(path), *ARGS],
         capture_output=True,
         text=True,
         cwd=ROOT,

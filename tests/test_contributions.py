@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-from pyro_causalmmm import contributions as co
+from pyro_causalmmm.decisions import contributions as co
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 from pyro_causalmmm.simulate import simulate
 
@@ -239,7 +239,7 @@ def _fake_results(n_shops=3, channels=("tv", "search $", "brand"), draws=20, see
 def test_plots_read_tables_only():
     from matplotlib.figure import Figure
 
-    from pyro_causalmmm import plotting_decisions as pdx
+    from pyro_causalmmm.report import plotting_decisions as pdx
 
     table, ds, curves = _fake_results()
     for fig in (

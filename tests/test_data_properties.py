@@ -38,10 +38,10 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW
 from pyro_causalmmm.errors import ConfigError, DataValidationError
-from pyro_causalmmm.scaling import TARGET_HIGH, TARGET_LOW
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from pyro_causalmmm.cli import main
-from pyro_causalmmm.diagnostics import (
+from pyro_causalmmm.cli.main import main
+from pyro_causalmmm.errors import ConfigError
+from pyro_causalmmm.inference.training import TrainConfig
+from pyro_causalmmm.models import ModelConfig
+from pyro_causalmmm.posterior.diagnostics import (
     graph_usefulness,
     holdout_masks,
     last_value_one_step,
     ridge_var_one_step,
 )
-from pyro_causalmmm.errors import ConfigError
-from pyro_causalmmm.models import ModelConfig
 from pyro_causalmmm.simulate import simulate
-from pyro_causalmmm.training import TrainConfig
 
 
 def test_true_graph_helps_the_decoder():

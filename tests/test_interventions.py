@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-from pyro_causalmmm import interventions as iv
+from pyro_causalmmm.decisions import interventions as iv
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.simulate import simulate
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyro_causalmmm.cli import main
+from pyro_causalmmm.cli.main import main
 from pyro_causalmmm.data import MarketingMixData
 
 

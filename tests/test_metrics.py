@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pyro_causalmmm.errors import DataValidationError
-from pyro_causalmmm.metrics import auroc, edge_metrics, mape, mse, off_diagonal
+from pyro_causalmmm.evaluation.metrics import auroc, edge_metrics, mape, mse, off_diagonal
 
 
 def test_auroc_perfect():

@@ -18,14 +18,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyro_causalmmm import posterior
 from pyro_causalmmm.api import CausalMMM
 from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW, fit_scaling
 from pyro_causalmmm.errors import DataValidationError
+from pyro_causalmmm.inference.training import TrainConfig
 from pyro_causalmmm.models import ModelConfig, hill
 from pyro_causalmmm.models.decoder import SaturationHead, saturate
-from pyro_causalmmm.scaling import TARGET_HIGH, TARGET_LOW, fit_scaling
-from pyro_causalmmm.training import TrainConfig
+from pyro_causalmmm.posterior import draws as posterior
 
 DTYPES = (torch.float32, torch.float64)
 

@@ -13,8 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
+from pyro_causalmmm.decisions.optimizer import (
+    BudgetConfig,
+    current_spend,
+    optimize_budget,
+    project_budget,
+)
 from pyro_causalmmm.errors import ConfigError
-from pyro_causalmmm.optimizer import BudgetConfig, current_spend, optimize_budget, project_budget
 from pyro_causalmmm.simulate import simulate
 
 FAST = dict(horizon=5, draws=3, opt_draws=2, iterations=3)
@@ -212,7 +217,7 @@ def test_plan_plot_and_report_sections(mmm, data, tmp_path):
 
     from matplotlib.figure import Figure
 
-    from pyro_causalmmm import plotting_decisions as pdx
+    from pyro_causalmmm.report import plotting_decisions as pdx
     from pyro_causalmmm.report import write_report
 
     sys.path.insert(0, str(Path(__file__).parent))

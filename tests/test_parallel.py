@@ -10,8 +10,8 @@ import pytest
 import torch
 from sim_csv import write_sim_csv
 
-from pyro_causalmmm.cli import main
-from pyro_causalmmm.launch import strip_nproc, torchrun_command
+from pyro_causalmmm.cli.main import main
+from pyro_causalmmm.inference.launch import strip_nproc, torchrun_command
 
 TINY = [
     "--hidden",
@@ -103,7 +103,7 @@ def test_cuda_fit_matches_cpu_closely(data_csv, tmp_path):
 
 
 def test_auto_device_resolves_here():
-    from pyro_causalmmm.training import resolve_device
+    from pyro_causalmmm.inference.training import resolve_device
 
     expect = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expect

@@ -16,7 +16,8 @@ from matplotlib.patches import FancyArrowPatch
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_idata import fake_inference_data  # noqa: E402
 
-from pyro_causalmmm import plotting, summaries  # noqa: E402
+from pyro_causalmmm.posterior import summaries  # noqa: E402
+from pyro_causalmmm.report import plotting
 
 START = np.datetime64("2024-01-01")
 

@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyro_causalmmm import forecasting, posterior, summaries
-from pyro_causalmmm import inference_data as idata_io
 from pyro_causalmmm.api import CausalMMM
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError, DataValidationError, ModelFileError
+from pyro_causalmmm.inference.training import TrainConfig
 from pyro_causalmmm.models import ModelConfig
+from pyro_causalmmm.posterior import draws as posterior
+from pyro_causalmmm.posterior import forecasting, summaries
+from pyro_causalmmm.posterior import inference_data as idata_io
 from pyro_causalmmm.simulate import simulate
-from pyro_causalmmm.training import TrainConfig
 
 HOLD = 7
 

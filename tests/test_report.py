@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_idata import fake_inference_data  # noqa: E402
 
-from pyro_causalmmm import summaries  # noqa: E402
+from pyro_causalmmm.posterior import summaries  # noqa: E402
 from pyro_causalmmm.report import coverage_sentence, render_report, write_report  # noqa: E402
 
 WEIRD = "<b>&shop\"'"
@@ -170,7 +170,7 @@ def test_default_shops_and_no_forecast(tmp_path):
 
 def test_report_and_plots_do_not_import_torch():
     code = (
-        "import sys; import pyro_causalmmm.report, pyro_causalmmm.plotting; "
+        "import sys; import pyro_causalmmm.report, pyro_causalmmm.report.plotting; "
         "print('torch' in sys.modules, 'pyro' in sys.modules)"
     )
     out = subprocess.run(

@@ -1,4 +1,4 @@
-"""Tests of pyro_causalmmm.scaling: the reversible per-shop maps."""
+"""Tests of pyro_causalmmm.data.scaling: the reversible per-shop maps."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_scaling
 from pyro_causalmmm.errors import DataValidationError, ModelFileError
-from pyro_causalmmm.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_scaling
 
 
 def _panel(seed: int = 0, shops: int = 3, time: int = 12, nodes: int = 4, context: int = 2):

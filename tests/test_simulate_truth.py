@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-from pyro_causalmmm.contributions import DecisionConfig, compare_with_truth, contributions
+from pyro_causalmmm.decisions.contributions import DecisionConfig, compare_with_truth, contributions
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.simulate import (
     hill,

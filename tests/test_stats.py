@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from pyro_causalmmm.stats import coverage, hdi, pit
+from pyro_causalmmm.posterior.stats import coverage, hdi, pit
 
 
 def test_hdi_matches_arviz():

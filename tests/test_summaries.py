@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from fake_idata import fake_inference_data
 
-from pyro_causalmmm import summaries
+from pyro_causalmmm.posterior import summaries
 
 
 def test_decide_thresholds_are_inclusive_and_validated():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pyro_causalmmm.errors import ConfigError, TrainingError
-from pyro_causalmmm.training import TrainConfig, fit, split_shops
+from pyro_causalmmm.inference.training import TrainConfig, fit, split_shops
 
 
 def _toy(n=6):

@@ -1,5 +1,5 @@
 """Figures an analyst reads, drawn from an ``InferenceData`` only (schema in
-:mod:`pyro_causalmmm.inference_data`): learned graphs, edge heatmaps, fit-and-forecast fan
+:mod:`pyro_causalmmm.posterior.inference_data`): learned graphs, edge heatmaps, fit-and-forecast fan
 charts, posterior predictive checks, Hill S-curves and training curves.
 
 Every function takes ``idata`` (plus options) and returns a new
@@ -10,8 +10,8 @@ notebook displays a returned figure as usual.
 
 User labels (shops, nodes) are drawn as plain text (``parse_math=False``), so a ``$`` in a
 name is never read as TeX. Intervals are highest-density intervals
-(:func:`pyro_causalmmm.stats.hdi`); edge decisions use the thresholds of
-:mod:`pyro_causalmmm.summaries` (present ``p >= 0.8``, absent ``p <= 0.2`` by default).
+(:func:`pyro_causalmmm.posterior.stats.hdi`); edge decisions use the thresholds of
+:mod:`pyro_causalmmm.posterior.summaries` (present ``p >= 0.8``, absent ``p <= 0.2`` by default).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch
 
-from pyro_causalmmm import summaries
-from pyro_causalmmm.stats import hdi, pit
+from pyro_causalmmm.posterior import summaries
+from pyro_causalmmm.posterior.stats import hdi, pit
 
 PRESENT_COLOR = "#1b4f8a"
 UNCERTAIN_COLOR = "#8c8c8c"

@@ -47,11 +47,11 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from pyro_causalmmm.contributions import DRAWS, _redraw_seed, limits, spend_channels
 from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.decisions.contributions import DRAWS, _redraw_seed, limits, spend_channels
+from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world, rollout_future
 from pyro_causalmmm.errors import ConfigError
-from pyro_causalmmm.interventions import graph_draws, prepare_world, rollout_future
-from pyro_causalmmm.stats import hdi
+from pyro_causalmmm.posterior.stats import hdi
 
 DEFAULT_BOUNDS = (0.5, 1.5)
 
@@ -142,7 +142,7 @@ class BudgetConfig:
     step: first step, as a share of the widest multiplier range. A step that raises the
         objective is kept and the next one doubled; one that does not is undone and the
         step quartered (the search stops when it falls below 1e-4 of the range).
-    seed, hdi_prob: as in :class:`pyro_causalmmm.contributions.DecisionConfig`.
+    seed, hdi_prob: as in :class:`pyro_causalmmm.decisions.contributions.DecisionConfig`.
     """
 
     budget: float
@@ -456,6 +456,15 @@ def optimize_budget(mmm, data: MarketingMixData, config: BudgetConfig) -> Budget
     )
 
 
+def _hdi_around_mean(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """HDI of ``draws`` ``(draw, ...)`` widened to hold the mean: the float mean of equal
+    draws can exceed every draw by one ulp, and a reported mean outside its own interval
+    reads as a bug."""
+    low, high = hdi(draws, prob)
+    mean = draws.mean(0)
+    return np.minimum(low, mean), np.maximum(high, mean)
+
+
 def _result(data, channels, cur, low_c, high_c, m, ev, lift, direct, config, extra):
     B, C = cur.shape
     M = config.horizon
@@ -475,7 +484,7 @@ def _result(data, channels, cur, low_c, high_c, m, ev, lift, direct, config, ext
             "planned_total": (M * planned).reshape(-1),
         }
     )
-    low, high = hdi(lift, config.hdi_prob)
+    low, high = _hdi_around_mean(lift, config.hdi_prob)
     shop_table = pd.DataFrame(
         {
             "shop": shops,
@@ -490,7 +499,7 @@ def _result(data, channels, cur, low_c, high_c, m, ev, lift, direct, config, ext
         }
     )
     total = lift.sum(1)
-    t_low, t_high = hdi(total[:, None], config.hdi_prob)
+    t_low, t_high = _hdi_around_mean(total[:, None], config.hdi_prob)
     total_direct = direct.sum(1).mean()
     summary = {
         **extra,

@@ -2,16 +2,16 @@
 
 * ``causalmmm contributions DIR DATA [--window START:END] --out contributions.csv``
   per shop and spend channel: spend, contribution (with HDI), direct, indirect, ROAS and
-  marginal ROAS (:mod:`pyro_causalmmm.contributions`).
+  marginal ROAS (:mod:`pyro_causalmmm.decisions.contributions`).
 * ``causalmmm response DIR DATA [--grid 0,0.5,1,1.5,2] --out response.csv [--plot PNG]``
   GMV change as each channel's spend is scaled by each multiplier.
 * ``causalmmm optimize DIR DATA --budget TOTAL --horizon M [--bounds CH=LOW:HIGH ...]
   [--per-shop] --out plan.csv`` the spend plan maximising expected GMV
-  (:mod:`pyro_causalmmm.optimizer`).
+  (:mod:`pyro_causalmmm.decisions.optimizer`).
 
 ``DIR`` is the output directory of ``causalmmm fit`` (the model in ``DIR/model``); ``DATA``
 takes the same data options as ``fit``. Spend channels are the data's (``--spend``).
-Registered by :func:`pyro_causalmmm.cli.build_parser`; heavy imports inside the commands.
+Registered by :func:`pyro_causalmmm.cli.main.build_parser`; heavy imports inside the commands.
 Every output file is written atomically after all computing is done.
 """
 
@@ -68,7 +68,7 @@ def _bound(text: str) -> tuple[str, float, float]:
 
 
 def _common(parser: argparse.ArgumentParser, draws: int) -> None:
-    from pyro_causalmmm.cli import _positive_int
+    from pyro_causalmmm.cli.main import _positive_int
 
     parser.add_argument(
         "--draws", type=_positive_int, default=draws, help=f"posterior graph draws ({draws})"
@@ -78,7 +78,7 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
 
 def add_decision_parsers(subparsers, add_data_arguments) -> None:
     """Register ``contributions``, ``response`` and ``optimize``."""
-    from pyro_causalmmm.cli import _positive_int
+    from pyro_causalmmm.cli.main import _positive_int
 
     draws = 20  # contributions.DRAWS (a literal: `causalmmm --help` imports no torch here)
     c = subparsers.add_parser(
@@ -156,7 +156,7 @@ def add_decision_parsers(subparsers, add_data_arguments) -> None:
 def _prepare(args, outputs):
     """Check the outputs can be written, then load the model and the data."""
     from pyro_causalmmm.api import CausalMMM
-    from pyro_causalmmm.cli import load_data
+    from pyro_causalmmm.cli.main import load_data
     from pyro_causalmmm.workflow import check_output_dir
 
     for out in outputs:
@@ -176,7 +176,7 @@ def _unstable_note(count: int) -> None:
 
 
 def cmd_contributions(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.contributions import DecisionConfig, contributions, parse_window
+    from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions, parse_window
     from pyro_causalmmm.io import atomic_write
 
     config = DecisionConfig(draws=args.draws, seed=args.seed)
@@ -196,7 +196,7 @@ def cmd_contributions(args: argparse.Namespace) -> int:
 
 
 def cmd_response(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.contributions import DecisionConfig, parse_window, response_curves
+    from pyro_causalmmm.decisions.contributions import DecisionConfig, parse_window, response_curves
     from pyro_causalmmm.io import atomic_write
 
     config = DecisionConfig(draws=args.draws, seed=args.seed)
@@ -204,7 +204,7 @@ def cmd_response(args: argparse.Namespace) -> int:
     window = parse_window(args.window, data)
     result = response_curves(mmm, data, grid=args.grid, window=window, config=config)
     if args.plot:
-        from pyro_causalmmm.plotting_decisions import plot_response_curves
+        from pyro_causalmmm.report.plotting_decisions import plot_response_curves
 
         fig = plot_response_curves(result.draws)
         atomic_write(Path(args.plot), lambda p: fig.savefig(p, dpi=110, bbox_inches="tight"))
@@ -216,9 +216,9 @@ def cmd_response(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
+    from pyro_causalmmm.decisions.optimizer import BudgetConfig, optimize_budget
     from pyro_causalmmm.errors import ConfigError
     from pyro_causalmmm.io import atomic_write
-    from pyro_causalmmm.optimizer import BudgetConfig, optimize_budget
 
     bounds = {}
     for name, low, high in args.bounds:

@@ -22,9 +22,10 @@ from pyro import poutine
 from pyro.infer import SVI, TraceMeanField_ELBO
 from pyro.optim import ClippedAdam
 
+from pyro_causalmmm.errors import TrainingError, TrainingInterrupted, require
+
 from . import checkpoint, parallel
 from .checkpoint import Checkpointing, fingerprint
-from .errors import TrainingError, TrainingInterrupted, require
 
 
 @dataclass(frozen=True)

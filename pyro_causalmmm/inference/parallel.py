@@ -4,7 +4,7 @@ Launch: ``causalmmm fit ... --nproc N`` runs ``torchrun --standalone --nproc-per
 on this machine; on a cluster run torchrun yourself on every node, e.g.::
 
     torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d \\
-        --rdzv-endpoint HOST:29500 -m pyro_causalmmm.cli fit data.csv --out run/
+        --rdzv-endpoint HOST:29500 -m pyro_causalmmm.cli.main fit data.csv --out run/
 
 Every rank reads the data, builds the same modules from the same seed (rank 0's weights
 are broadcast to be sure), and takes its share of every global mini-batch of shops

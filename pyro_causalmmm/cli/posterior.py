@@ -9,7 +9,7 @@
 * ``causalmmm report DIR --out report.html`` one self-contained HTML file from
   ``DIR/forecast.nc`` if present, else ``DIR/posterior.nc``.
 
-Registered by :func:`pyro_causalmmm.cli.build_parser`; heavy imports inside commands.
+Registered by :func:`pyro_causalmmm.cli.main.build_parser`; heavy imports inside commands.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def _model_dir(text: str) -> Path:
 
 
 def _add_posterior_options(parser: argparse.ArgumentParser) -> None:
-    from pyro_causalmmm.cli import _positive_int
-    from pyro_causalmmm.summaries import DRAWS
+    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.posterior.summaries import DRAWS
 
     parser.add_argument(
         "--draws", type=_positive_int, default=DRAWS, help=f"posterior draws ({DRAWS})"
@@ -37,7 +37,7 @@ def _add_posterior_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_posterior_parsers(subparsers, add_data_arguments) -> None:
-    from pyro_causalmmm.cli import _positive_int
+    from pyro_causalmmm.cli.main import _positive_int
 
     p = subparsers.add_parser(
         "posterior",
@@ -111,7 +111,7 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
 
 
 def add_edge_thresholds(parser: argparse.ArgumentParser) -> None:
-    from pyro_causalmmm.summaries import ABSENT, PRESENT
+    from pyro_causalmmm.posterior.summaries import ABSENT, PRESENT
 
     parser.add_argument(
         "--present", type=float, default=PRESENT, help=f"p_edge labelled present ({PRESENT})"
@@ -123,7 +123,7 @@ def add_edge_thresholds(parser: argparse.ArgumentParser) -> None:
 
 def _load(args):
     from pyro_causalmmm.api import CausalMMM
-    from pyro_causalmmm.cli import load_data
+    from pyro_causalmmm.cli.main import load_data
 
     mmm = CausalMMM.load(args.dir / "model")
     data = load_data(args)
@@ -155,9 +155,9 @@ def cmd_posterior(args: argparse.Namespace) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from pyro_causalmmm import forecasting
-    from pyro_causalmmm import inference_data as idata_io
     from pyro_causalmmm.io import atomic_write
+    from pyro_causalmmm.posterior import forecasting
+    from pyro_causalmmm.posterior import inference_data as idata_io
     from pyro_causalmmm.workflow import check_output_dir
 
     out = Path(args.out)
@@ -187,7 +187,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pyro_causalmmm import inference_data as idata_io
+    from pyro_causalmmm.posterior import inference_data as idata_io
     from pyro_causalmmm.report import write_report
 
     source = args.dir / FORECAST_FILE
@@ -220,7 +220,7 @@ def cmd_edges(args: argparse.Namespace) -> int:
     import time
 
     from pyro_causalmmm.io import atomic_write
-    from pyro_causalmmm.summaries import decide
+    from pyro_causalmmm.posterior.summaries import decide
     from pyro_causalmmm.workflow import PosteriorOptions
 
     PosteriorOptions(0, 0, args.present, args.absent)  # validates the thresholds
@@ -253,7 +253,7 @@ def _decision_sections(csv: str) -> list:
     import pandas as pd
 
     from pyro_causalmmm.errors import DataValidationError
-    from pyro_causalmmm.plotting_decisions import decision_sections
+    from pyro_causalmmm.report.plotting_decisions import decision_sections
 
     table = pd.read_csv(csv)
     missing = [c for c in CONTRIBUTION_COLUMNS if c not in table.columns]

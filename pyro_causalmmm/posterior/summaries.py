@@ -1,5 +1,5 @@
 """Tables an analyst reads, computed from an ``InferenceData`` (schema in
-:mod:`pyro_causalmmm.inference_data`): edge uncertainty, the pooled graph, GMV forecasts
+:mod:`pyro_causalmmm.posterior.inference_data`): edge uncertainty, the pooled graph, GMV forecasts
 and posterior-predictive coverage. Pure functions of the data: no model, no plotting.
 
 Edge decisions (documented thresholds, overridable):
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pyro_causalmmm.stats import coverage, hdi
+from pyro_causalmmm.posterior.stats import coverage, hdi
 
 DRAWS = 100
 """Default number of posterior draws (kept here, a torch-free module, so the CLI's

@@ -211,10 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.required = True
     _add_validate_parser(subparsers)
     _add_simulate_parser(subparsers)
-    from pyro_causalmmm.cli_decisions import add_decision_parsers
-    from pyro_causalmmm.cli_model import add_demo_parser, add_fit_parser
-    from pyro_causalmmm.cli_posterior import add_posterior_parsers
-    from pyro_causalmmm.diagnostics_cli import add_diagnose_parser
+    from pyro_causalmmm.cli.decisions import add_decision_parsers
+    from pyro_causalmmm.cli.diagnostics import add_diagnose_parser
+    from pyro_causalmmm.cli.model import add_demo_parser, add_fit_parser
+    from pyro_causalmmm.cli.posterior import add_posterior_parsers
 
     add_fit_parser(subparsers, add_data_arguments)
     add_posterior_parsers(subparsers, add_data_arguments)

@@ -1,7 +1,7 @@
 """Channel contributions, ROAS and response curves, answered through the learned graph.
 
 Every number is a what-if on the observed window, computed with
-:func:`pyro_causalmmm.interventions.counterfactual` over hard posterior graph draws (so
+:func:`pyro_causalmmm.decisions.interventions.counterfactual` over hard posterior graph draws (so
 each has a distribution over draws, summarised by its mean and 90% HDI). For shop ``b``,
 spend channel ``c`` and the window's steps ``t in W_b``, in the user's units:
 
@@ -35,9 +35,9 @@ import torch
 import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.decisions.interventions import counterfactual, graph_draws, prepare_world
 from pyro_causalmmm.errors import ConfigError, DataValidationError
-from pyro_causalmmm.interventions import counterfactual, graph_draws, prepare_world
-from pyro_causalmmm.stats import hdi
+from pyro_causalmmm.posterior.stats import hdi
 
 DRAWS = 20
 HDI_PROB = 0.9
@@ -198,7 +198,7 @@ def scenario_gains(
 ) -> tuple[np.ndarray, int]:
     """GMV change over the window under each scenario, per draw: ``(S, shop, K)`` in the
     target's units, and the number of (draw, shop) pairs left explosive after the redraws
-    (see :func:`pyro_causalmmm.interventions.prepare_world`; normally 0).
+    (see :func:`pyro_causalmmm.decisions.interventions.prepare_world`; normally 0).
 
     Scenario ``k`` sets node ``channel[k]`` to ``factor[k]`` times its observed values on
     the ``window`` steps ``(shop, time)``; with ``direct[k]`` every other non-target node
@@ -242,7 +242,7 @@ def scenario_gains(
 
 def _redraw_seed(seed: int, attempt: int) -> int:
     """Seed of the ``attempt``-th redraw of unstable graph draws (see
-    :func:`pyro_causalmmm.interventions.prepare_world`)."""
+    :func:`pyro_causalmmm.decisions.interventions.prepare_world`)."""
     return int(seed) * 7919 + 104729 * (attempt + 1)
 
 
@@ -250,7 +250,7 @@ def limits(data: MarketingMixData) -> tuple[torch.Tensor, torch.Tensor]:
     """``(floor, ceiling)`` ``(shop, node)`` in model units for responding nodes: spend
     channels and the target at or above the image of 0; the target also inside the model's
     S-curve range ``[0, 1]`` (the observed range widened by 12.5% of it at each end); no
-    limit (``-inf`` / ``inf``) elsewhere. See :mod:`pyro_causalmmm.interventions`."""
+    limit (``-inf`` / ``inf``) elsewhere. See :mod:`pyro_causalmmm.decisions.interventions`."""
     low = np.full((data.n_shops, data.n_nodes), -np.inf)
     high = np.full((data.n_shops, data.n_nodes), np.inf)
     idx = [data.node_names.index(c) for c in data.spend_names] + [data.target_index]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pyro_causalmmm import posterior, summaries
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.metrics import mape, mse
-from pyro_causalmmm.stats import coverage
+from pyro_causalmmm.evaluation.metrics import mape, mse
+from pyro_causalmmm.posterior import draws as posterior
+from pyro_causalmmm.posterior import summaries
+from pyro_causalmmm.posterior.stats import coverage
 
 BACKTEST_STEPS = (1, 7, 30)
 

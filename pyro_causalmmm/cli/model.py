@@ -1,6 +1,6 @@
 """CLI commands that train models: ``causalmmm fit`` and ``causalmmm demo``.
 
-Registered by :func:`pyro_causalmmm.cli.build_parser`. torch and pyro are imported
+Registered by :func:`pyro_causalmmm.cli.main.build_parser`. torch and pyro are imported
 inside the commands.
 """
 
@@ -56,8 +56,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configs_from_args(args: argparse.Namespace):
     """``(ModelConfig, TrainConfig)`` from parsed flags; unset flags keep the defaults."""
+    from pyro_causalmmm.inference.training import TrainConfig
     from pyro_causalmmm.models import ModelConfig
-    from pyro_causalmmm.training import TrainConfig
 
     model_kw = {f: getattr(args, f) for f, _, _ in _MODEL_FLAGS.values()}
     model_kw.update({f: True for f, _ in _MODEL_SWITCHES.values() if getattr(args, f)})
@@ -83,9 +83,9 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_model_arguments(parser)
-    from pyro_causalmmm.cli import _non_negative_int
-    from pyro_causalmmm.cli_posterior import add_edge_thresholds
-    from pyro_causalmmm.summaries import DRAWS
+    from pyro_causalmmm.cli.main import _non_negative_int
+    from pyro_causalmmm.cli.posterior import add_edge_thresholds
+    from pyro_causalmmm.posterior.summaries import DRAWS
 
     post = parser.add_argument_group("posterior")
     post.add_argument(
@@ -134,10 +134,10 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from pyro_causalmmm import parallel
+    from pyro_causalmmm.inference import parallel
 
     if args.nproc > 1 and not parallel.launched_by_torchrun():
-        from pyro_causalmmm.launch import run_torchrun
+        from pyro_causalmmm.inference.launch import run_torchrun
 
         _, train_cfg = configs_from_args(args)  # bad settings fail before any process starts
         parallel.check_batch(train_cfg.batch_size, parallel.Layout(0, args.nproc))
@@ -153,8 +153,8 @@ def _fit_worker(args: argparse.Namespace) -> int:
     import contextlib
     import io
 
-    from pyro_causalmmm import parallel
-    from pyro_causalmmm.training import resolve_device
+    from pyro_causalmmm.inference import parallel
+    from pyro_causalmmm.inference.training import resolve_device
 
     lay = parallel.init_from_env(resolve_device(args.device or "cpu"))
     try:
@@ -168,7 +168,7 @@ def _fit_worker(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.cli import load_data
+    from pyro_causalmmm.cli.main import load_data
     from pyro_causalmmm.workflow import PosteriorOptions, check_output_dir, run_fit
 
     model_cfg, train_cfg = configs_from_args(args)

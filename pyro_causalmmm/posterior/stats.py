@@ -1,6 +1,6 @@
 """Pure summaries of posterior draws: highest-density intervals, coverage, PIT.
 
-No ArviZ here (ArviZ calls live in :mod:`pyro_causalmmm.inference_data`); these work on
+No ArviZ here (ArviZ calls live in :mod:`pyro_causalmmm.posterior.inference_data`); these work on
 plain arrays with the draws on axis 0 and are what the reports, plots and CLI use.
 """
 

@@ -1,7 +1,7 @@
 """Interventions on fitted shops: counterfactual paths under do(), over posterior graph draws.
 
 A fitted CausalMMM is a simulator of each shop. For graph draw ``s`` and shop ``b`` the
-one-step mean of node ``j`` at step ``t`` (model units, see :mod:`pyro_causalmmm.scaling`) is
+one-step mean of node ``j`` at step ``t`` (model units, see :mod:`pyro_causalmmm.data.scaling`) is
 
     f_j(x_<t) = dec_j(x_<t; z) + sum_{i,l} z_ij beta_j[i,l] x_i^{t-1-l} + beta_j[0]
 
@@ -44,7 +44,7 @@ for Bayesian VARs). ``World.unstable`` counts those still explosive after the re
 **Limits.** Responding nodes stay within ``[floor, ceiling]`` (``World.floor``,
 ``World.ceiling``): the callers keep spend channels at or above 0 in the user's units and
 the target inside the range of the model's S-curve, ``[0, 1]`` in model units (the observed
-range widened by 12.5% of it at each end; see :mod:`pyro_causalmmm.scaling`) and at or above
+range widened by 12.5% of it at each end; see :mod:`pyro_causalmmm.data.scaling`) and at or above
 0. The linear lag term adds to the S-curve unsaturated; without the ceiling a budget plan
 on Simulation 2 put 68% of its future GMV steps above the S-curve's asymptote, i.e. gained
 GMV from pure linear extrapolation. Observed values always lie inside the limits, so they
@@ -53,7 +53,7 @@ never change an unaffected value.
 Shapes: ``K`` scenarios, ``S`` draws, ``B`` shops, ``T`` steps, ``D`` nodes, ``R``
 responding nodes, ``H`` hidden units, ``W`` message window, ``L`` linear lags,
 ``P = D * L + 1`` linear design columns. Everything here is in model units; the callers
-(:mod:`pyro_causalmmm.contributions`, :mod:`pyro_causalmmm.optimizer`) convert.
+(:mod:`pyro_causalmmm.decisions.contributions`, :mod:`pyro_causalmmm.decisions.optimizer`) convert.
 """
 
 from __future__ import annotations

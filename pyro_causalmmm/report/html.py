@@ -1,7 +1,7 @@
 """One self-contained HTML report of a fitted model, read from its ``InferenceData`` only.
 
 :func:`write_report` writes a single ``.html`` file with no external resources: the CSS is
-inline and every figure (from :mod:`pyro_causalmmm.plotting`) is embedded as a
+inline and every figure (from :mod:`pyro_causalmmm.report.plotting`) is embedded as a
 ``data:image/png;base64,`` image, so the file can be mailed or archived as it is. Every
 user string (title, shop and node names, table cells, headings of extra sections) is
 HTML-escaped; only the bodies of ``extra_sections`` are inserted as given (trusted HTML
@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pyro_causalmmm import plotting, summaries
-from pyro_causalmmm.inference_data import attr
 from pyro_causalmmm.io import atomic_write
+from pyro_causalmmm.posterior import summaries
+from pyro_causalmmm.posterior.inference_data import attr
+from pyro_causalmmm.report import plotting
 
 POOLED_ROWS = 20
 FORECAST_ROWS = 60
@@ -364,7 +365,7 @@ def write_report(
     """Write the HTML report of ``idata`` to ``out_path`` (atomically) and return the path.
 
     Args:
-        idata: an ``InferenceData`` with the schema of :mod:`pyro_causalmmm.inference_data`.
+        idata: ``InferenceData`` with the schema of :mod:`pyro_causalmmm.posterior.inference_data`.
         out_path: the ``.html`` file to write; missing parent directories are created.
         title: the page title (default ``"CausalMMM report: <target>"``).
         shops: the shops given a detailed block (labels); default the first ``max_shops``.

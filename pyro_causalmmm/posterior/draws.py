@@ -32,12 +32,12 @@ import torch
 from pyro.infer import Predictive
 
 from pyro_causalmmm import __version__
-from pyro_causalmmm import inference_data as idata_io
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models import to_adjacency
 from pyro_causalmmm.models.predictive import predictive_model
-from pyro_causalmmm.summaries import DRAWS
+from pyro_causalmmm.posterior import inference_data as idata_io
+from pyro_causalmmm.posterior.summaries import DRAWS
 
 SHOP_DRAWS_PER_CHUNK = 2000
 SITES = ("z", "replicate", "forecast", "hill_shape", "hill_inflexion", "hill_drive")
@@ -157,7 +157,7 @@ def build(
     val_loss: Sequence[float] = (),
 ) -> idata_io.InferenceData:
     """Posterior ``InferenceData`` of ``data`` (schema in
-    :mod:`pyro_causalmmm.inference_data`), with a ``predictions`` group when
+    :mod:`pyro_causalmmm.posterior.inference_data`), with a ``predictions`` group when
     ``horizon > 0``. Values are in the user's units. ``train_loss``/``val_loss`` fill
     the ``fit_log`` group (default: the losses of ``mmm.fit``, if it ran here)."""
     res = sample(mmm, data, draws, seed, horizon, future_context)

@@ -1,10 +1,10 @@
 """Figures and report sections for marketing decisions, drawn from data objects only.
 
-Inputs are the tables and ``xarray`` objects of :mod:`pyro_causalmmm.contributions` and
-:mod:`pyro_causalmmm.optimizer` (``Contributions.table`` / ``.draws``,
+Inputs are the tables and ``xarray`` objects of :mod:`pyro_causalmmm.decisions.contributions` and
+:mod:`pyro_causalmmm.decisions.optimizer` (``Contributions.table`` / ``.draws``,
 ``ResponseCurves.draws``, ``BudgetPlan.table`` / ``.shops`` / ``.summary``), never the
 model, so a plot can be tested on a hand-made table. Figures are built without
-``matplotlib.pyplot`` (as in :mod:`pyro_causalmmm.plotting`); user labels are plain text.
+``matplotlib.pyplot`` (as in :mod:`pyro_causalmmm.report.plotting`); user labels are plain text.
 
 * :func:`plot_contributions` a waterfall of channel contributions, each bar split into its
   direct and indirect part, for one shop or summed over shops;
@@ -25,8 +25,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from pyro_causalmmm.plotting import PLAIN, figure_to_png_base64
-from pyro_causalmmm.stats import hdi
+from pyro_causalmmm.posterior.stats import hdi
+from pyro_causalmmm.report.plotting import PLAIN, figure_to_png_base64
 
 DIRECT_COLOR = "#1b4f8a"
 INDIRECT_COLOR = "#f28e2b"

@@ -1,6 +1,6 @@
 """Start a data-parallel fit on this machine: ``causalmmm fit ... --nproc N`` re-runs the
 same command under ``torchrun --standalone --nproc-per-node N`` (see
-:mod:`pyro_causalmmm.parallel`).
+:mod:`pyro_causalmmm.inference.parallel`).
 
 torchrun's own messages and the workers' stderr go to ``DIR/torchrun.log``; rank 0's
 stdout reaches the terminal. When a rank fails, torchrun stops the others (a peer that
@@ -42,7 +42,7 @@ def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
         f"--nproc-per-node={nproc}",
         "--max-restarts=0",
         "--module",
-        "pyro_causalmmm.cli",
+        "pyro_causalmmm.cli.main",
         *strip_nproc(argv),
     ]
 

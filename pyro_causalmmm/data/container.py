@@ -39,7 +39,7 @@ Rules (each violation is a `DataValidationError` naming column, shop or row and 
   channels whose name contains "spend" or "cost" (case-insensitive). Other
   channels (impressions, page views, search volume, controls) may be signed.
 - The target cannot be negative and must vary within each shop, by more than 1e-9 of
-  its size (its scaling is min-max per shop; see `pyro_causalmmm.scaling`).
+  its size (its scaling is min-max per shop; see `pyro_causalmmm.data.scaling`).
 - Context columns may be static per shop or vary in time; both are ordinary
   numeric columns, repeated over time in ``context``.
 """
@@ -58,8 +58,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_scaling
 from pyro_causalmmm.errors import ConfigError, DataValidationError
-from pyro_causalmmm.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_scaling
 
 FILL_METHODS = ("ffill", "zero", "interpolate")
 """Allowed values of ``fill``."""

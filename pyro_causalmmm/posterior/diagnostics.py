@@ -37,8 +37,8 @@ from pyro import poutine
 
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.errors import ConfigError, DataValidationError
+from pyro_causalmmm.inference.training import TrainConfig, fit
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, from_adjacency
-from pyro_causalmmm.training import TrainConfig, fit
 
 __all__ = [
     "GRAPHS",

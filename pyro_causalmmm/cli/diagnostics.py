@@ -1,7 +1,7 @@
 """CLI command ``causalmmm diagnose``: the graph-usefulness diagnostic on simulated data.
 
-Registered by :func:`pyro_causalmmm.cli.build_parser`. torch and pyro are imported
-inside the command. See :mod:`pyro_causalmmm.diagnostics`.
+Registered by :func:`pyro_causalmmm.cli.main.build_parser`. torch and pyro are imported
+inside the command. See :mod:`pyro_causalmmm.posterior.diagnostics`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ DIAGNOSE_DEFAULTS = {
 
 
 def add_diagnose_parser(subparsers) -> None:
-    from pyro_causalmmm.cli import _positive_int
-    from pyro_causalmmm.cli_model import add_model_arguments
+    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.cli.model import add_model_arguments
 
     parser = subparsers.add_parser(
         "diagnose",
@@ -65,9 +65,9 @@ def add_diagnose_parser(subparsers) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.cli_model import configs_from_args
-    from pyro_causalmmm.diagnostics import graph_usefulness
+    from pyro_causalmmm.cli.model import configs_from_args
     from pyro_causalmmm.io import atomic_write
+    from pyro_causalmmm.posterior.diagnostics import graph_usefulness
     from pyro_causalmmm.simulate import simulate
 
     model_cfg, train_cfg = configs_from_args(args)
