@@ -5,6 +5,7 @@ May import: `pyro_causalmmm.errors`, `pyro_causalmmm.io`. Never torch, pyro, mod
 guides (``causalmmm validate`` must stay fast and light).
 """
 
-from pyro_causalmmm.data.container import FILL_METHODS, SPEND_PATTERN, MarketingMixData
+from pyro_causalmmm.data.columns import FILL_METHODS, SPEND_PATTERN
+from pyro_causalmmm.data.container import MarketingMixData
 
 __all__ = ["FILL_METHODS", "SPEND_PATTERN", "MarketingMixData"]

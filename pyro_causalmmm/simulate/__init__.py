@@ -5,15 +5,10 @@ May import: `pyro_causalmmm.errors` and numpy/pandas. Never torch, models, guide
 inference code (a simulator must not know the model it tests).
 """
 
-from pyro_causalmmm.simulate.paper import (
-    MECHANISMS,
-    SCENARIOS,
-    Simulation,
-    SimulationConfig,
-    hill,
+from pyro_causalmmm.simulate.base import Simulation, hill, random_dags
+from pyro_causalmmm.simulate.paper import MECHANISMS, SCENARIOS, SimulationConfig, simulate
+from pyro_causalmmm.simulate.truth import (
     mediated_paths,
-    random_dags,
-    simulate,
     true_contributions,
     true_counterfactual,
     true_intervention,
