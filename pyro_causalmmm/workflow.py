@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +45,10 @@ def check_output_dir(out: Path, need_bytes: int = 0) -> None:
     system has less than ``need_bytes`` free."""
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
-        probe.write_text("ok")
-        probe.unlink()
+        # a probe per process: the ranks of a distributed fit check the same directory at
+        # once, and a shared probe name let one rank unlink the file another was writing
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write_test_"):
+            pass
     except OSError as exc:
         raise ConfigError(f"output directory {out} is not writable: {exc.strerror or exc}") from exc
     free = shutil.disk_usage(out).free

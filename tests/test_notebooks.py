@@ -1,22 +1,27 @@
-"""The user notebooks (``notebooks/*.ipynb``): they run end to end at a small size, use
-only the package, are committed executed, and hold the cells of ``notebooks/_build.py``.
+"""The user notebooks: they run end to end at a small size, use only the package, are
+committed executed, and each is a pair of files that agree.
+
+Each notebook is a Jupytext percent-format script ``notebooks/NAME.py`` (the text that is
+edited and reviewed) paired with ``notebooks/NAME.ipynb`` (the same cells with the outputs
+of a full-size run); ``jupytext --sync notebooks/*.py`` brings a pair back in step.
 
 Each notebook runs on a copy in ``tmp_path`` (the committed file is never rewritten) in a
-fresh ``python3`` kernel with ``CAUSALMMM_NOTEBOOK_SMALL=1``; the three take about 45 s.
+fresh ``python3`` kernel with ``CAUSALMMM_NOTEBOOK_SMALL=1``; the four take about a minute.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 
+# all in the dev extra
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+jupytext = pytest.importorskip("jupytext")
 pytest.importorskip("ipykernel")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -45,8 +50,16 @@ EXPECTED = {
 FORBIDDEN_IMPORTS = ("pyro", "torch.nn")  # model code belongs in the package
 
 
+PAIRING = "ipynb,py:percent"  # the jupytext formats metadata of every pair
+SYNC = "jupytext --sync notebooks/*.py"  # the newer file of each pair wins
+
+
 def _path(name: str) -> Path:
     return NOTEBOOK_DIR / f"{name}.ipynb"
+
+
+def _script(name: str) -> Path:
+    return NOTEBOOK_DIR / f"{name}.py"
 
 
 def _read(path: Path):
@@ -132,7 +145,7 @@ def _imported_modules(tree: ast.AST) -> list[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_uses_only_the_package(name):
-    nb = _read(_path(name))
+    nb = jupytext.read(_script(name))  # the reviewed text; the pair test covers the .ipynb
     modules = []
     for k, cell in enumerate(_code_cells(nb)):
         tree = ast.parse(_python(cell.source), filename=f"{name} code cell {k}")
@@ -150,7 +163,8 @@ def test_committed_notebook_is_executed(name):
     nb = _read(_path(name))
     cells = _code_cells(nb)
     assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1)), (
-        f"{name} is not executed in order: run `python notebooks/_build.py --execute`"
+        f"{name} is not executed in order: run `{SYNC}`, then "
+        f"`jupyter execute --inplace notebooks/{name}.ipynb` at full size (notebooks/README.md)"
     )
     assert not _errors(nb)
     assert "small run" not in "\n".join(_text(c.outputs) for c in cells), (
@@ -159,16 +173,44 @@ def test_committed_notebook_is_executed(name):
     assert any("image/png" in o.get("data", {}) for c in cells for o in c.outputs)
 
 
-def test_notebooks_match_their_generator():
-    """The cells are edited in ``notebooks/_build.py``; the .ipynb files follow it."""
-    spec = importlib.util.spec_from_file_location("_notebook_build", NOTEBOOK_DIR / "_build.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    assert sorted(build.NOTEBOOKS) == NAMES
-    for name in NAMES:
-        want = [(c.cell_type, c.source) for c in build.build(name).cells]
-        have = [(c.cell_type, c.source) for c in _read(_path(name)).cells]
-        assert have == want, (
-            f"{name}.ipynb differs from notebooks/_build.py: edit the cells there and run "
-            "`python notebooks/_build.py --execute`"
+def test_every_notebook_is_a_pair():
+    """Each .ipynb in notebooks/ has its .py script and each .py its .ipynb."""
+    notebooks = {p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")}
+    scripts = {p.stem for p in NOTEBOOK_DIR.glob("*.py")}
+    assert not notebooks - scripts, (
+        f"no percent-format script for {sorted(notebooks - scripts)}: run "
+        "`jupytext --set-formats ipynb,py:percent notebooks/NAME.ipynb`"
+    )
+    assert not scripts - notebooks, (
+        f"no .ipynb for {sorted(scripts - notebooks)}: run "
+        "`jupytext --set-formats ipynb,py:percent notebooks/NAME.py`"
+    )
+    assert sorted(notebooks) == NAMES, f"notebooks/ holds {sorted(notebooks)}, expected {NAMES}"
+
+
+def _cells(nb) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_pair_agrees(name):
+    """``NAME.py`` and ``NAME.ipynb`` hold the same cells (outputs and metadata aside)."""
+    script, notebook = jupytext.read(_script(name)), jupytext.read(_path(name))
+    for path, nb in [(_script(name), script), (_path(name), notebook)]:
+        formats = nb.metadata.get("jupytext", {}).get("formats")
+        assert formats == PAIRING, (
+            f"{path.name} is paired as {formats!r}, not {PAIRING!r}: run "
+            f"`jupytext --set-formats {PAIRING} notebooks/{path.name}`"
+        )
+    representation = script.metadata["jupytext"].get("text_representation", {})
+    assert representation.get("format_name") == "percent", f"{name}.py is not percent format"
+
+    have, want = _cells(script), _cells(notebook)
+    if have != want:
+        same = (a == b for a, b in zip(have, want, strict=False))
+        k = next((k for k, equal in enumerate(same) if not equal), min(len(have), len(want)))
+        pytest.fail(
+            f"{name}.py and {name}.ipynb differ (from cell {k}; {len(have)} vs {len(want)} "
+            f"cells): run `{SYNC}` (inputs come from the newer file of each pair, outputs "
+            "from the .ipynb)"
         )

@@ -68,7 +68,7 @@ def _bound(text: str) -> tuple[str, float, float]:
 
 
 def _common(parser: argparse.ArgumentParser, draws: int) -> None:
-    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.cli.common import _positive_int
 
     parser.add_argument(
         "--draws", type=_positive_int, default=draws, help=f"posterior graph draws ({draws})"
@@ -78,7 +78,7 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
 
 def add_decision_parsers(subparsers, add_data_arguments) -> None:
     """Register ``contributions``, ``response`` and ``optimize``."""
-    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.cli.common import _positive_int
 
     draws = 20  # contributions.DRAWS (a literal: `causalmmm --help` imports no torch here)
     c = subparsers.add_parser(
@@ -156,7 +156,7 @@ def add_decision_parsers(subparsers, add_data_arguments) -> None:
 def _prepare(args, outputs):
     """Check the outputs can be written, then load the model and the data."""
     from pyro_causalmmm.api import CausalMMM
-    from pyro_causalmmm.cli.main import load_data
+    from pyro_causalmmm.cli.common import load_data
     from pyro_causalmmm.workflow import check_output_dir
 
     for out in outputs:

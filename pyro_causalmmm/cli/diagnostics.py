@@ -26,8 +26,7 @@ DIAGNOSE_DEFAULTS = {
 
 
 def add_diagnose_parser(subparsers) -> None:
-    from pyro_causalmmm.cli.main import _positive_int
-    from pyro_causalmmm.cli.model import add_model_arguments
+    from pyro_causalmmm.cli.common import _positive_int, add_model_arguments
 
     parser = subparsers.add_parser(
         "diagnose",
@@ -65,7 +64,7 @@ def add_diagnose_parser(subparsers) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.cli.model import configs_from_args
+    from pyro_causalmmm.cli.common import configs_from_args
     from pyro_causalmmm.io import atomic_write
     from pyro_causalmmm.posterior.diagnostics import graph_usefulness
     from pyro_causalmmm.simulate import simulate

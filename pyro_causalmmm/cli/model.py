@@ -9,69 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pyro_causalmmm.cli.common import add_model_arguments, configs_from_args
+
 EXIT_OK = 0
 
-_MODEL_FLAGS = {
-    # flag: (ModelConfig field, type, help)
-    "--hidden": ("hidden", int, "hidden width of every network (64)"),
-    "--tau": ("tau", float, "relaxed-Bernoulli temperature (0.5)"),
-    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (100)"),
-    "--prior-edge-prob": ("prior_edge_prob", float, "prior probability of an edge (0.5)"),
-    "--message-window": ("message_window", int, "sender values each message sees (3)"),
-    "--linear-lags": ("linear_lags", int, "lags of the z-gated linear term; 0 = off (3)"),
-    "--pred-steps": ("pred_steps", int, "final steps trained by feeding predictions back (1)"),
-}
-_MODEL_SWITCHES = {
-    "--full-graph": ("full_graph", "ablation CM-FULL: z = 1 on every edge"),
-    "--markov": ("markov", "ablation CM-MARKOV: no recurrent state"),
-    "--no-saturation": ("no_saturation", "ablation CM-RW: no Hill S-curve on the target"),
-}
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Model hyperparameter, ablation and training flags (unset = library default)."""
-    group = parser.add_argument_group("model")
-    for flag, (field, kind, text) in _MODEL_FLAGS.items():
-        group.add_argument(flag, dest=field, type=kind, default=None, help=text)
-    for flag, (field, text) in _MODEL_SWITCHES.items():
-        group.add_argument(flag, dest=field, action="store_true", help=text)
-    group.add_argument(
-        "--no-lag-features",
-        dest="encoder_lag_features",
-        action="store_false",
-        default=None,
-        help="encoder sees raw series only (no per-edge lag statistics)",
-    )
-    train = parser.add_argument_group("training")
-    train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
-    train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
-    train.add_argument("--lr", type=float, default=None, help="Adam learning rate")
-    train.add_argument(
-        "--val-fraction", type=float, default=None, help="shops held out for early stopping"
-    )
-    train.add_argument("--patience", type=int, default=None, help="early-stopping patience")
-    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def configs_from_args(args: argparse.Namespace):
-    """``(ModelConfig, TrainConfig)`` from parsed flags; unset flags keep the defaults."""
-    from pyro_causalmmm.inference.training import TrainConfig
-    from pyro_causalmmm.models import ModelConfig
-
-    model_kw = {f: getattr(args, f) for f, _, _ in _MODEL_FLAGS.values()}
-    model_kw.update({f: True for f, _ in _MODEL_SWITCHES.values() if getattr(args, f)})
-    model_kw["encoder_lag_features"] = args.encoder_lag_features
-    train_kw = {
-        k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
-    }
-    model_cfg = ModelConfig(**{k: v for k, v in model_kw.items() if v is not None})
-    if getattr(args, "device", None):
-        train_kw["device"] = args.device
-    train_cfg = TrainConfig(
-        seed=args.seed, quiet=args.quiet, **{k: v for k, v in train_kw.items() if v is not None}
-    )
-    return model_cfg, train_cfg
 
 
 def add_fit_parser(subparsers, add_data_arguments) -> None:
@@ -83,8 +28,7 @@ def add_fit_parser(subparsers, add_data_arguments) -> None:
     add_data_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     add_model_arguments(parser)
-    from pyro_causalmmm.cli.main import _non_negative_int
-    from pyro_causalmmm.cli.posterior import add_edge_thresholds
+    from pyro_causalmmm.cli.common import _non_negative_int, add_edge_thresholds
     from pyro_causalmmm.posterior.summaries import DRAWS
 
     post = parser.add_argument_group("posterior")
@@ -168,7 +112,7 @@ def _fit_worker(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from pyro_causalmmm.cli.main import load_data
+    from pyro_causalmmm.cli.common import load_data
     from pyro_causalmmm.workflow import PosteriorOptions, check_output_dir, run_fit
 
     model_cfg, train_cfg = configs_from_args(args)

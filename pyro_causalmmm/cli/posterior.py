@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+from pyro_causalmmm.cli.common import add_edge_thresholds
+
 EXIT_OK = 0
 FORECAST_FILE = "forecast.nc"
 
@@ -27,7 +29,7 @@ def _model_dir(text: str) -> Path:
 
 
 def _add_posterior_options(parser: argparse.ArgumentParser) -> None:
-    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.cli.common import _positive_int
     from pyro_causalmmm.posterior.summaries import DRAWS
 
     parser.add_argument(
@@ -37,7 +39,7 @@ def _add_posterior_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_posterior_parsers(subparsers, add_data_arguments) -> None:
-    from pyro_causalmmm.cli.main import _positive_int
+    from pyro_causalmmm.cli.common import _positive_int
 
     p = subparsers.add_parser(
         "posterior",
@@ -110,20 +112,11 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
     r.set_defaults(func=cmd_report)
 
 
-def add_edge_thresholds(parser: argparse.ArgumentParser) -> None:
-    from pyro_causalmmm.posterior.summaries import ABSENT, PRESENT
-
-    parser.add_argument(
-        "--present", type=float, default=PRESENT, help=f"p_edge labelled present ({PRESENT})"
-    )
-    parser.add_argument(
-        "--absent", type=float, default=ABSENT, help=f"p_edge labelled absent ({ABSENT})"
-    )
 
 
 def _load(args):
     from pyro_causalmmm.api import CausalMMM
-    from pyro_causalmmm.cli.main import load_data
+    from pyro_causalmmm.cli.common import load_data
 
     mmm = CausalMMM.load(args.dir / "model")
     data = load_data(args)

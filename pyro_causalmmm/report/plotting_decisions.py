@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from pyro_causalmmm.posterior.stats import hdi
-from pyro_causalmmm.report.plotting import PLAIN, figure_to_png_base64
+from pyro_causalmmm.report.style import PLAIN, figure_to_png_base64
 
 DIRECT_COLOR = "#1b4f8a"
 INDIRECT_COLOR = "#f28e2b"

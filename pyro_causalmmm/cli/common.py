@@ -1,0 +1,160 @@
+"""Shared pieces of the command line: exit codes, argparse types and the data-loading
+arguments every command that reads a CSV takes. Imports no command module.
+"""
+
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+_MODEL_FLAGS = {
+    # flag: (ModelConfig field, type, help)
+    "--hidden": ("hidden", int, "hidden width of every network (64)"),
+    "--tau": ("tau", float, "relaxed-Bernoulli temperature (0.5)"),
+    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (100)"),
+    "--prior-edge-prob": ("prior_edge_prob", float, "prior probability of an edge (0.5)"),
+    "--message-window": ("message_window", int, "sender values each message sees (3)"),
+    "--linear-lags": ("linear_lags", int, "lags of the z-gated linear term; 0 = off (3)"),
+    "--pred-steps": ("pred_steps", int, "final steps trained by feeding predictions back (1)"),
+}
+_MODEL_SWITCHES = {
+    "--full-graph": ("full_graph", "ablation CM-FULL: z = 1 on every edge"),
+    "--markov": ("markov", "ablation CM-MARKOV: no recurrent state"),
+    "--no-saturation": ("no_saturation", "ablation CM-RW: no Hill S-curve on the target"),
+}
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data-loading options shared by every command that reads a CSV (see `load_data`)."""
+    from pyro_causalmmm.data import FILL_METHODS
+
+    parser.add_argument("data", help="long CSV: one row per (shop, time)")
+    parser.add_argument("--shop", default="shop", metavar="COL", help="shop id column (shop)")
+    parser.add_argument("--time", default="time", metavar="COL", help="time column (time)")
+    parser.add_argument("--target", default="gmv", metavar="COL", help="target column (gmv)")
+    parser.add_argument(
+        "--channels",
+        nargs="+",
+        metavar="COL",
+        help="channel columns in node order (default: every other numeric column)",
+    )
+    parser.add_argument("--context", nargs="+", default=None, metavar="COL", help="context columns")
+    parser.add_argument(
+        "--spend",
+        nargs="*",
+        metavar="COL",
+        help="channels that are spend, checked >= 0 (default: names containing "
+        "'spend' or 'cost'; give the flag alone for none)",
+    )
+    parser.add_argument(
+        "--fill", choices=FILL_METHODS, default=None, help="fill gaps in the time grid"
+    )
+    parser.add_argument(
+        "--min-length",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="fewest time steps a shop may have (10)",
+    )
+
+
+def load_data(args: argparse.Namespace):
+    """`MarketingMixData` from the options added by `add_data_arguments`."""
+    from pyro_causalmmm.data import MarketingMixData
+
+    return MarketingMixData.from_csv(
+        args.data,
+        shop=args.shop,
+        time=args.time,
+        target=args.target,
+        channels=args.channels,
+        context=args.context,
+        spend=args.spend,
+        fill=args.fill,
+        min_length=args.min_length,
+    )
+
+
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model hyperparameter, ablation and training flags (unset = library default)."""
+    group = parser.add_argument_group("model")
+    for flag, (field, kind, text) in _MODEL_FLAGS.items():
+        group.add_argument(flag, dest=field, type=kind, default=None, help=text)
+    for flag, (field, text) in _MODEL_SWITCHES.items():
+        group.add_argument(flag, dest=field, action="store_true", help=text)
+    group.add_argument(
+        "--no-lag-features",
+        dest="encoder_lag_features",
+        action="store_false",
+        default=None,
+        help="encoder sees raw series only (no per-edge lag statistics)",
+    )
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
+    train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
+    train.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    train.add_argument(
+        "--val-fraction", type=float, default=None, help="shops held out for early stopping"
+    )
+    train.add_argument("--patience", type=int, default=None, help="early-stopping patience")
+    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def configs_from_args(args: argparse.Namespace):
+    """``(ModelConfig, TrainConfig)`` from parsed flags; unset flags keep the defaults."""
+    from pyro_causalmmm.inference.training import TrainConfig
+    from pyro_causalmmm.models import ModelConfig
+
+    model_kw = {f: getattr(args, f) for f, _, _ in _MODEL_FLAGS.values()}
+    model_kw.update({f: True for f, _ in _MODEL_SWITCHES.values() if getattr(args, f)})
+    model_kw["encoder_lag_features"] = args.encoder_lag_features
+    train_kw = {
+        k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
+    }
+    model_cfg = ModelConfig(**{k: v for k, v in model_kw.items() if v is not None})
+    if getattr(args, "device", None):
+        train_kw["device"] = args.device
+    train_cfg = TrainConfig(
+        seed=args.seed, quiet=args.quiet, **{k: v for k, v in train_kw.items() if v is not None}
+    )
+    return model_cfg, train_cfg
+
+
+def add_edge_thresholds(parser: argparse.ArgumentParser) -> None:
+    from pyro_causalmmm.posterior.summaries import ABSENT, PRESENT
+
+    parser.add_argument(
+        "--present", type=float, default=PRESENT, help=f"p_edge labelled present ({PRESENT})"
+    )
+    parser.add_argument(
+        "--absent", type=float, default=ABSENT, help=f"p_edge labelled absent ({ABSENT})"
+    )

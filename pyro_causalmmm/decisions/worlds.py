@@ -1,0 +1,330 @@
+"""A fitted shop's "world" for interventions: posterior graph draws, the teacher-forced
+pass that caches messages and linear terms per draw (`World`), the per-step subsets of
+shops and edges, and the stability radius of a subsystem.
+
+Shapes: ``(draw, shop, time, node)`` for paths, ``(draw, shop, cause, effect)`` for graphs.
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pyro_causalmmm.errors import ConfigError
+from pyro_causalmmm.models.decoder import saturate
+from pyro_causalmmm.models.linear import column_gates, lag_matrix, posterior_precision
+
+
+def graph_draws(p_edge: np.ndarray, draws: int, seed: int) -> torch.Tensor:
+    """Hard graph draws ``z ~ Bernoulli(p_edge)``: ``(S, shop, cause, effect)`` float32 0/1
+    with a zero diagonal, from a generator seeded with ``seed`` (same seed, same draws;
+    the first ``k`` draws do not depend on ``draws``)."""
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1:
+        raise ConfigError(f"draws must be an integer >= 1, got {draws!r}")
+    p = torch.as_tensor(np.asarray(p_edge, dtype=np.float64))
+    gen = torch.Generator().manual_seed(int(seed))
+    u = torch.stack([torch.rand(p.shape, generator=gen, dtype=torch.float64) for _ in range(draws)])
+    eye = torch.eye(p.shape[-1], dtype=torch.bool)
+    return ((u < p) & ~eye).to(torch.float32)
+
+
+def _sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``sigmoid``, in place when no gradient is recorded (``x`` is a fresh intermediate)."""
+    return torch.sigmoid(x) if torch.is_grad_enabled() else torch.sigmoid_(x)
+
+
+def _pair_messages(mlp, send: torch.Tensor, recv: torch.Tensor, gather=None) -> torch.Tensor:
+    """``sigmoid`` form of the edge MLP: returns ``q`` with ``m_ij = 2 q_ij - 1``.
+
+    ``EdgeMessage`` computes ``m = tanh(W2 tanh(s_i + r_j) + b2)``. With
+    ``tanh(u) = 2 sigmoid(2u) - 1`` this is ``m = 2 q - 1``,
+    ``q = sigmoid(4 W2 p + 2 (b2 - W2 1))``, ``p = sigmoid(2 s_i + 2 r_j)``: the same
+    numbers up to float rounding for a third of the elementwise work (``torch.tanh`` is
+    the slowest elementwise op on CPU and dominates the cost of the messages).
+    ``gather`` = None pairs every sender with every receiver (``send`` ``(..., D, H)``,
+    ``recv`` ``(..., R, H)`` -> ``(..., D, R, H)``); else ``(src, dst)`` index the rows of
+    ``send`` and ``recv`` (``(..., N, H)`` out).
+    """
+    if gather is None:
+        pre = (2.0 * send)[..., :, None, :] + (2.0 * recv)[..., None, :, :]
+    else:
+        src, dst = gather
+        pre = (2.0 * send).index_select(-2, src) + (2.0 * recv).index_select(-2, dst)
+    w2, b2 = mlp.out.weight, mlp.out.bias
+    p = _sigmoid(pre)
+    return _sigmoid(torch.nn.functional.linear(p, 4.0 * w2, 2.0 * (b2 - w2.sum(-1))))
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """The present edges ``(i -> j)`` into the responders, for sparse messages.
+
+    From ``adj_in`` ``(S, B, D, R)``: ``src`` indexes the senders in the flattened
+    ``(S * B * D)`` rows, ``dst`` the receivers in ``(S * B * R)``, ``weight`` ``(N, 1)``
+    the edge weights ``z_ij`` (None when all are 1, as for hard draws), ``degree``
+    ``(S * B * R, 1)`` the summed weights into each receiver.
+    """
+
+    src: torch.Tensor
+    dst: torch.Tensor
+    weight: torch.Tensor | None
+    degree: torch.Tensor
+    n_rows: int
+
+    @classmethod
+    def from_adjacency(cls, adj_in: torch.Tensor) -> Pairs:
+        S, B, D, R = adj_in.shape
+        s, b, i, j = adj_in.nonzero(as_tuple=True)
+        sb = s * B + b
+        weight = adj_in[s, b, i, j][:, None]
+        degree = adj_in.sum(-2).reshape(-1, 1)
+        if bool((weight == 1).all()):
+            weight = None
+        return cls(sb * D + i, sb * R + j, weight, degree, S * B * R)
+
+
+def step_subset(
+    decoder,
+    h: torch.Tensor,
+    win: torch.Tensor,
+    inp: torch.Tensor,
+    adj_in: torch.Tensor,
+    nodes: torch.Tensor,
+    pairs: Pairs | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:meth:`MessagePassingDecoder.step` for the receiving nodes ``nodes`` ``(R,)`` only.
+
+    ``h`` ``(..., shop, R, H)`` their states, ``win`` ``(..., shop, node, W)`` the last W
+    inputs of every node, ``inp`` ``(..., shop, node)`` this step's values, ``adj_in``
+    ``(..., shop, cause, R)`` the graph's columns of ``nodes``. Messages are computed only
+    for the pairs ``(i, j in nodes)``: ``m_ij = f_edge([x_i^{t-W+1:t}, x_j^{t-W+1:t}])``,
+    ``MSG_j = sum_i z_ij m_ij``, then ``h_j <- GRU([x_j^t, MSG_j, e_j], h_j)``. Leading dims
+    broadcast (a window shared by all draws computes its messages once). With ``pairs``
+    (:class:`Pairs` of ``adj_in``, whose draw and shop dims ``win`` and ``h`` must then
+    carry in full) only the present edges are computed: the same result, for about half the
+    cost on graphs of density 1/2. Returns the new ``(h, win)``; with ``nodes`` = every
+    node it equals ``decoder.step``.
+    """
+    win = torch.cat([win[..., 1:].expand(*inp.shape, -1), inp[..., None]], dim=-1)
+    mlp = decoder.message
+    shape = h.shape
+    if pairs is None:
+        q = _pair_messages(mlp, mlp.send(win), mlp.recv(win[..., nodes, :]))  # (..., D, R, H)
+        msg = 2.0 * torch.einsum("...ij,...ijh->...jh", adj_in, q) - adj_in.sum(-2)[..., None]
+    else:
+        lead = shape[:-4]
+        send = mlp.send(win).reshape(*lead, -1, shape[-1])  # (..., S * B * D, H)
+        recv = mlp.recv(win[..., nodes, :]).reshape(*lead, -1, shape[-1])
+        q = _pair_messages(mlp, send, recv, (pairs.src, pairs.dst))  # (..., N, H)
+        if pairs.weight is not None:
+            q = q * pairs.weight
+        acc = q.new_zeros(*lead, pairs.n_rows, shape[-1]).index_add(-2, pairs.dst, q)
+        msg = (2.0 * acc - pairs.degree).view(shape)
+    x_in = inp[..., nodes].expand(shape[:-1])
+    emb = decoder.embed[nodes].expand(*shape[:-1], -1)
+    gru_in = torch.cat([x_in[..., None], msg.expand(shape), emb], dim=-1)
+    prev = torch.zeros_like(h) if decoder.markov else h
+    out = decoder.gru(gru_in.reshape(-1, gru_in.shape[-1]), prev.reshape(-1, shape[-1]))
+    return out.view(shape), win
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """A fitted model's mechanisms for ``B`` shops and ``S`` graph draws, ready for do().
+
+    Attributes:
+        model: the :class:`CausalMMMModel` (its decoder and saturation head are used).
+        x: ``(B, T, D)`` observed values, model units (padding 0).
+        lengths: ``(B,)`` observed steps per shop.
+        a, g: ``(B, T)`` the S-curve's shape and inflexion from the observed context.
+        adj: ``(S, B, D, D)`` hard graph draws (cause, effect).
+        nodes: ``(R,)`` sorted indices of the responding nodes (those whose mean is
+            modelled; every other node must be pinned by an intervention).
+        coef: ``(S, B, R, P)`` effective linear coefficients (gates * posterior-mean beta)
+            on :func:`lag_matrix`'s columns, or None without a linear term.
+        fact: ``(S, B, T, R)`` one-step means ``f(x_<t)`` of the responders on the
+            observed path (the abduction: residual ``e = x - fact``).
+        start: first step a counterfactual may change.
+        h_start: ``(S, B, R, H)`` decoder states before step ``start``.
+        h_end: ``(S, B, R, H)`` decoder states after each shop's last observed step.
+        floor, ceiling: ``(B, D)`` lowest and highest value a responding node may take
+            (``-inf`` / ``inf`` where there is no limit).
+        unstable: (draw, shop) pairs left with explosive lag dynamics after the redraws.
+    """
+
+    model: object
+    x: torch.Tensor
+    lengths: torch.Tensor
+    a: torch.Tensor
+    g: torch.Tensor
+    adj: torch.Tensor
+    nodes: torch.Tensor
+    coef: torch.Tensor | None
+    fact: torch.Tensor
+    start: int
+    h_start: torch.Tensor
+    h_end: torch.Tensor
+    floor: torch.Tensor
+    ceiling: torch.Tensor
+    unstable: int = 0
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.x.shape[-1])
+
+    @property
+    def target_pos(self) -> int | None:
+        """Position of the target (the last node) among ``nodes``, or None."""
+        hits = (self.nodes == self.n_nodes - 1).nonzero()
+        return int(hits[0, 0]) if len(hits) else None
+
+    @property
+    def lags(self) -> int:
+        return int(self.model.config.linear_lags)
+
+    def restrict(self, nodes) -> World:
+        """The same world with fewer responding ``nodes`` (a subset of ``self.nodes``)."""
+        nodes = torch.as_tensor(sorted(int(n) for n in nodes), dtype=torch.long)
+        pos = torch.searchsorted(self.nodes, nodes)
+        if not torch.equal(self.nodes[pos.clamp_max(len(self.nodes) - 1)], nodes):
+            raise ValueError(f"nodes {nodes.tolist()} are not all in {self.nodes.tolist()}")
+        return dataclasses.replace(
+            self,
+            nodes=nodes,
+            coef=None if self.coef is None else self.coef[..., pos, :],
+            fact=self.fact[..., pos],
+            h_start=self.h_start[..., pos, :],
+            h_end=self.h_end[..., pos, :],
+        )
+
+    def first_draws(self, n: int) -> World:
+        """The same world with its first ``n`` graph draws only."""
+        return dataclasses.replace(
+            self,
+            adj=self.adj[:n],
+            coef=None if self.coef is None else self.coef[:n],
+            fact=self.fact[:n],
+            h_start=self.h_start[:n],
+            h_end=self.h_end[:n],
+        )
+
+    def limit(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` ``(..., B, R)`` of the responders clamped to their limits."""
+        return torch.clamp(values, self.floor[:, self.nodes], self.ceiling[:, self.nodes])
+
+    def mean(self, h: torch.Tensor, lagbuf: torch.Tensor, a, g) -> torch.Tensor:
+        """One-step means ``f`` ``(..., S, B, R)`` of the responders from their decoder
+        states ``h`` ``(..., S, B, R, H)`` and the last ``L`` values of every node
+        ``lagbuf`` ``(..., S|1, B, D, L)`` (newest first); ``a, g`` ``(B,)`` this step's
+        S-curve parameters."""
+        model = self.model
+        raw = model.decoder.readout_state(h)
+        pos = self.target_pos
+        if pos is not None and not model.config.no_saturation:
+            target = saturate(raw[..., pos], a, g)
+            raw = torch.cat([raw[..., :pos], target[..., None], raw[..., pos + 1 :]], dim=-1)
+        if self.coef is None:
+            return raw
+        flat = lagbuf.reshape(*lagbuf.shape[:-2], -1)  # (..., B, D * L), column i * L + l
+        lin = torch.einsum("...bp,...brp->...br", flat, self.coef[..., :-1]) + self.coef[..., -1]
+        return raw + lin
+
+
+def _windows(x: torch.Tensor, end: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` values of each shop before step ``end`` ``(B,)``, oldest first:
+    ``(B, D, k)`` (zeros before the series starts)."""
+    B, T, D = x.shape
+    idx = end[:, None] - k + torch.arange(k)[None]  # (B, k)
+    vals = x.gather(1, idx.clamp(0, T - 1)[..., None].expand(B, k, D))
+    return (vals * (idx >= 0)[..., None]).transpose(1, 2)
+
+
+def end_window(x: torch.Tensor, lengths: torch.Tensor, k: int) -> torch.Tensor:
+    """The last ``k`` observed values of each shop, oldest first: ``(B, D, k)``."""
+    return _windows(x, lengths, k)
+
+
+@torch.no_grad()
+def _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling) -> World:
+    """The world of :func:`prepare_world` for given draws ``adj`` (no stability check)."""
+    cfg = model.config
+    dec = model.decoder
+    S = adj.shape[0]
+    B, T, D = x.shape
+    R = len(nodes)
+    lengths = mask.sum(-1)
+    a, g = model.saturation(context)
+    adj_in = adj[..., nodes]
+    h = x.new_zeros(S, B, R, dec.hidden)
+    win = x.new_zeros(B, D, dec.window)
+    h_start = h
+    h_end = h
+    raws = []
+    for t in range(T):
+        if t == start:
+            h_start = h
+        raws.append(dec.readout_state(h))
+        h, win = step_subset(dec, h, win, x[:, t], adj_in, nodes)
+        h_end = torch.where((lengths - 1 == t)[None, :, None, None], h, h_end)
+    if start == T:
+        h_start = h
+    mean = torch.stack(raws, dim=2)  # (S, B, T, R) raw readouts
+    hits = (nodes == D - 1).nonzero()
+    if len(hits) and not cfg.no_saturation:
+        pos = int(hits[0, 0])
+        mean[..., pos] = saturate(mean[..., pos], a[None], g[None])
+    world = World(
+        model, x, lengths, a, g, adj, nodes, None, mean, start, h_start, h_end, floor, ceiling
+    )
+    L = cfg.linear_lags
+    if L == 0:
+        return world
+    rows = mask.clone()
+    rows[:, : cfg.max_lag] = False
+    w = rows.to(x.dtype)
+    X = lag_matrix(x, L)  # (B, T, P)
+    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
+    gates = column_gates(adj, L)[..., nodes, :]  # (S, B, R, P)
+    resid = (x[None, ..., nodes] - mean) * w[None, ..., None]  # (S, B, T, R)
+    xtr = torch.einsum("btp,sbtr->sbrp", X, resid)
+    gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
+    sigma = model.sigma[nodes]
+    A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
+    beta = torch.cholesky_solve((gates * xtr)[..., None], torch.linalg.cholesky(A)).squeeze(-1)
+    coef = gates * beta / (sigma**2)[:, None]
+    fact = mean + torch.einsum("btp,sbrp->sbtr", X, coef)
+    return dataclasses.replace(world, coef=coef, fact=fact)
+
+
+def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
+    """Spectral radius ``(S, B, Q)`` of the linear lag dynamics among the nodes of each row
+    of ``keep`` ``(Q, D)`` bool (each a subset of ``world.nodes``; the other nodes are held
+    fixed): the largest ``|lambda|`` of the companion matrix of
+    ``delta_t = sum_{l=1..L} A_l delta_{t-l}``, ``A_l[j, i] = coef[j, i * L + l - 1]``.
+    Zero without a linear term."""
+    S, B = world.adj.shape[:2]
+    Q = keep.shape[0]
+    L = world.lags
+    if world.coef is None or L == 0:
+        return torch.zeros(S, B, Q)
+    D = world.n_nodes
+    A = world.coef[..., :-1].reshape(S, B, len(world.nodes), D, L)  # [j in nodes, i, l]
+    out = torch.zeros(S, B, Q)
+    for q in range(Q):
+        idx = keep[q].nonzero()[:, 0]
+        n = len(idx)
+        if n == 0:
+            continue
+        rows = torch.searchsorted(world.nodes, idx)
+        Aq = A[:, :, rows][:, :, :, idx]  # (S, B, n, n, L)
+        comp = A.new_zeros(S, B, n * L, n * L)
+        comp[..., :n, :] = Aq.permute(0, 1, 2, 4, 3).reshape(S, B, n, n * L)
+        if L > 1:
+            comp[..., n:, : n * (L - 1)] = torch.eye(n * (L - 1))
+        out[..., q] = torch.linalg.eigvals(comp.double()).abs().amax(-1).float()
+    return out
+
