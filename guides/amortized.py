@@ -44,6 +44,14 @@ class AmortizedGraphGuide(nn.Module):
             self.prior_logit,
         )
 
+    def edge_evidence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Untrained evidence ``(shop, cause, effect)``: the log Bayes factors the logits
+        start from (zeros when the lag features are off)."""
+        _, log_bf = self.edge_stats(x, mask)
+        if log_bf is None:
+            return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes)
+        return log_bf
+
     def edge_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Edge logits ``(shop, edge)`` for shops ``x`` ``(shop, time, node)``."""
         return self.encoder(x, mask, *self.edge_stats(x, mask))

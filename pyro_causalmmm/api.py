@@ -153,6 +153,21 @@ class CausalMMM:
                 out.append(to_adjacency(torch.sigmoid(logits), n))
         return torch.cat(out).numpy()
 
+    def edge_evidence_array(self, data: MarketingMixData, chunk_size: int = 16) -> np.ndarray:
+        """The guide's untrained edge evidence ``(shop, cause, effect)`` (zero diagonal): the
+        closed-form statistic its logits start from, before any learned correction. Higher
+        means more evidence for the edge; only its ranking is meaningful (benchmarks check
+        that training never ranks edges below it)."""
+        self._check_fitted()
+        self._check_columns(data)
+        values, mask, _ = self.tensors(data)
+        n = data.n_nodes
+        out = []
+        with torch.no_grad():
+            for x, m in zip(values.split(chunk_size), mask.split(chunk_size), strict=True):
+                out.append(self.guide.edge_evidence(x, m).double() * (1 - torch.eye(n)))
+        return torch.cat(out).numpy()
+
     def iter_edge_probabilities(self, data: MarketingMixData, chunk_size: int = 512):
         """Yield the long table of :meth:`edge_probabilities` chunk by chunk of shops (one
         encoder pass each), so memory stays bounded by ``chunk_size`` shops."""
