@@ -29,11 +29,14 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/causalmmm demo --out demo_output
 
-# writes benchmarks/results.{md,json} from benchmarks/parts/ (grid and budget:
+# writes benchmarks/robustness.md + robustness_results.json (every data family x method x 3
+# seeds, parts/robustness/; at the top of results.md) and benchmarks/results.{md,json}
+# from benchmarks/parts/ (robustness: roughly 1 hour more, estimated from its quick run; grid and budget:
 # benchmarks/grid.py; about 1.5 hours on 2 free cores, measured 2026-11-29; rerunning resumes unfinished jobs).
 # PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) benchmarks/robustness.py --full
 	$(PY) benchmarks/recovery.py --full
 	$(PY) benchmarks/forecast_bench.py --full
 	$(PY) benchmarks/speed.py --full
@@ -42,6 +45,7 @@ bench: $(STAMP)
 # a few minutes: the same pipeline on a small grid, writes benchmarks/results_quick.{md,json}
 bench-quick: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(PY) benchmarks/robustness.py --quick
 	$(PY) benchmarks/recovery.py --quick
 	$(PY) benchmarks/forecast_bench.py --quick
 	$(PY) benchmarks/speed.py --quick

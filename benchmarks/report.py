@@ -449,6 +449,23 @@ def missing_jobs(rows: list[dict], quick: bool) -> tuple[int, list[str]]:
     return len(specs), n_missing, out
 
 
+def robustness_lines(quick: bool) -> list[str]:
+    """The robustness matrix of ``robustness.py`` (its ``matrix_md``), to open results.md."""
+    name = "robustness_quick" if quick else "robustness"
+    path = HERE / f"{name}_results.json"
+    head = ["## Robustness matrix (every data family)", ""]
+    if not path.exists():
+        flag = "--quick" if quick else "--full"
+        return head + [f"Not run: `python benchmarks/robustness.py {flag}` writes "
+                       f"`{path.name}` and `{name}.md`.", ""]
+    res = json.loads(path.read_text())
+    return head + [
+        f"From `{name}.md` (`benchmarks/robustness.py`, code version {res['code_version']}, "
+        f"seeds {res['seeds']}; the machine, commands, reliability tables and costs are "
+        "there).", "", *res["matrix_md"], "",
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -469,6 +486,9 @@ def main(argv=None) -> int:
     n_level = sum(1 for v in rec_verdict if abs(v["diff"]) < 5e-4)
     md = [
         "# Benchmark results" + (" (quick: pipeline check, not results)" if q else ""),
+        "",
+        *robustness_lines(q),
+        "## Paper's simulations: recovery, forecasting, speed",
         "",
         f"Machine: {machine}  ",
         "Commands: `python benchmarks/recovery.py {0}`, `python benchmarks/forecast_bench.py "
@@ -532,6 +552,7 @@ def main(argv=None) -> int:
                                 for n, m, ok in targets],
                     "paper": paper_rows},
         "recovery_rows": rows, "forecast_rows": frows, "speed": sp,
+        "robustness_md": robustness_lines(q),
     }
     out.with_suffix(".json").write_text(
         json.dumps(result, indent=2, default=lambda o: None if o is None else str(o))

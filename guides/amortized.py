@@ -1,10 +1,22 @@
 """Amortized guide q(z | X, y): the relational encoder's logits parameterise the same
-relaxed-Bernoulli ``z`` site as the model, under the same lambda ``poutine.scale``."""
+relaxed-Bernoulli ``z`` site as the model, under the same lambda ``poutine.scale``.
+
+With ``calibrate_edges`` (the default) an edge's logit is
+
+    logit_ij = c_j(z_ij) + bound * tanh(MLP_ij)
+
+``z_ij`` the lag-test z-score of edge i -> j (``features.edge_evidence_stats``), ``c_j``
+the monotone empirical-Bayes log-odds curve of effect node j fitted across the training
+shops (``calibration``; stored as the buffer ``curve``), and the NRI encoder's output a
+bounded correction that starts at 0. Without it (the previous guide) the logit is
+``logit(p0) + w * log BF_ij + MLP_ij``.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyro
 import pyro.distributions as dist
 import torch
@@ -13,8 +25,9 @@ from torch import nn
 from pyro_causalmmm.models.config import ModelConfig
 from pyro_causalmmm.models.distributions import kl_weight
 
+from . import calibration
 from .encoder import RelationalEncoder
-from .features import edge_features
+from .features import edge_evidence_stats, edge_features
 
 
 class AmortizedGraphGuide(nn.Module):
@@ -28,33 +41,103 @@ class AmortizedGraphGuide(nn.Module):
         super().__init__()
         self.config = config
         self.n_nodes = n_nodes
-        self.stat_lags = max(config.linear_lags, 1)
-        n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
         self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
-        self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
+        if config.calibrate_edges:
+            self.stat_lags = config.evidence_lags
+            n_stats = self.stat_lags + 2 if config.encoder_lag_features else 0
+            self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, 0.0)
+            default = {  # before `calibrate`: a theoretical null and a generic alternative
+                "mu0": 0.0,
+                "sd0": 1.0,
+                "weights": np.ones(1),
+                "mus": np.array([4.0]),
+                "sds": np.array([2.0]),
+                "rate": np.full(n_nodes, config.prior_edge_prob),
+            }
+            curve = torch.tensor(calibration.log_odds_curve(default), dtype=torch.float64)
+            self.register_buffer("curve", curve)  # (effect, grid), saved with the weights
+            self.register_buffer("edge_rate", torch.tensor(default["rate"]))
+        else:
+            self.stat_lags = max(config.linear_lags, 1)
+            n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
+            self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
+
+    def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
+        cfg = self.config
+        return edge_evidence_stats(
+            x,
+            mask,
+            self.stat_lags,
+            cfg.linear_prior_scale,
+            cfg.evidence_refinements,
+            self.prior_logit,
+            cfg.evidence_ranks,
+            cfg.evidence_baseline,
+        )
 
     def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors
         ``(shop, cause, effect)``; ``(F = 0, None)`` when switched off."""
-        if not self.config.encoder_lag_features:
-            return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes, 0), None
         cfg = self.config
+        if cfg.calibrate_edges:
+            feats, bf, _ = self._evidence(x, mask)
+            return (feats if cfg.encoder_lag_features else feats[..., :0]), bf
+        if not cfg.encoder_lag_features:
+            return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes, 0), None
         return edge_features(
-            x, mask, self.stat_lags, cfg.linear_prior_scale, cfg.evidence_refinements,
+            x,
+            mask,
+            self.stat_lags,
+            cfg.linear_prior_scale,
+            cfg.evidence_refinements,
             self.prior_logit,
         )
 
     def edge_evidence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Untrained evidence ``(shop, cause, effect)``: the log Bayes factors the logits
-        start from (zeros when the lag features are off)."""
+        """Untrained evidence ``(shop, cause, effect)``: the lag-test z-scores (calibrated
+        guide) or the log Bayes factors (previous guide) the logits start from."""
+        if self.config.calibrate_edges:
+            return self._evidence(x, mask)[2]
         _, log_bf = self.edge_stats(x, mask)
         if log_bf is None:
             return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes)
         return log_bf
 
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> dict:
+        """Fit the empirical-Bayes curve on shops ``x`` ``(shop, time, node)`` (all their
+        off-diagonal edges) and store it; returns the fitted parameters."""
+        D = self.n_nodes
+        z = torch.cat(
+            [
+                self.edge_evidence(a, m)
+                for a, m in zip(x.split(chunk), mask.split(chunk), strict=True)
+            ]
+        )
+        off = ~torch.eye(D, dtype=torch.bool)
+        effect = torch.arange(D).expand(D, D)[off]  # (edge,) column index = effect node
+        vals = z[:, off].double().cpu().numpy().reshape(-1)
+        groups = effect.expand(z.shape[0], -1).reshape(-1).numpy()
+        params = calibration.fit_two_group(
+            vals, groups, D, components=self.config.evidence_components
+        )
+        curve = torch.tensor(calibration.log_odds_curve(params), dtype=torch.float64)
+        self.curve.copy_(curve.to(self.curve.device))
+        self.edge_rate.copy_(torch.as_tensor(params["rate"], dtype=torch.float64))
+        return params
+
     def edge_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Edge logits ``(shop, edge)`` for shops ``x`` ``(shop, time, node)``."""
-        return self.encoder(x, mask, *self.edge_stats(x, mask))
+        if not self.config.calibrate_edges:
+            return self.encoder(x, mask, *self.edge_stats(x, mask))
+        feats, _, z = self._evidence(x, mask)
+        enc = self.encoder
+        base = calibration.apply_curve(z, self.curve)[:, enc.cause, enc.effect].to(x.dtype)
+        bound = self.config.correction_bound
+        if bound == 0:
+            return base
+        stats = feats if self.config.encoder_lag_features else feats[..., :0]
+        return base + bound * torch.tanh(enc(x, mask, stats, None))
 
     def guide(
         self,

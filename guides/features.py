@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from pyro_causalmmm.guides.calibration import lag_test_z
 from pyro_causalmmm.models.linear import (
     evidence_from_moments,
     lag_matrix,
@@ -39,7 +40,41 @@ def lagged_correlations(x: torch.Tensor, mask: torch.Tensor, lags: int) -> torch
     return torch.stack(out, dim=-1)
 
 
-def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int):
+def baseline_basis(mask: torch.Tensor, k: int) -> torch.Tensor:
+    """``k`` slow cosines per shop ``(shop, time, k)``: ``cos(pi m (t + 1/2) / T_s)`` for
+    ``m = 1..k`` over each shop's own observed length ``T_s`` (0 on padding). Added to the
+    evidence's regressions as always-on columns, they absorb trend and slow seasonality
+    shared by a cause and its effect (budgets that follow demand), which would otherwise
+    read as an edge."""
+    w = mask.to(torch.float64)
+    length = w.sum(1, keepdim=True).clamp_min(1.0)  # (B, 1)
+    t = torch.arange(mask.shape[1], dtype=torch.float64, device=mask.device)[None]
+    m = torch.arange(1, k + 1, dtype=torch.float64, device=mask.device)
+    phase = math.pi * (t + 0.5)[..., None] * m / length[..., None]  # (B, T, k)
+    return torch.cos(phase) * w[..., None]
+
+
+def normal_scores(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Rank-based normal scores of every (shop, node) series, ``(shop, time, node)``:
+    ``Phi^{-1}((rank + 1/2) / n)`` over the observed steps, ties at their mean rank (a
+    spend that is 0 on many days keeps one value there), 0 on padding. Invariant to any
+    increasing transform of a series: heavy-tailed bursts become moderate and a
+    saturating (Hill) response becomes closer to linear in the cause's scores."""
+    B, T, D = x.shape
+    big = torch.finfo(x.dtype).max
+    v = torch.where(mask[..., None], x, torch.full_like(x, big)).transpose(1, 2)  # (B, D, T)
+    v = v.reshape(B * D, T).contiguous()
+    srt = torch.sort(v, dim=-1).values
+    lo = torch.searchsorted(srt, v, right=False).to(x.dtype)
+    hi = torch.searchsorted(srt, v, right=True).to(x.dtype)
+    n = mask.to(x.dtype).sum(1).clamp_min(1.0).repeat_interleave(D)[:, None]  # (B*D, 1)
+    q = ((lo + hi) / 2 / n).clamp(0.5 / n, 1 - 0.5 / n)
+    out = torch.special.ndtri(q.double()).to(x.dtype).view(B, D, T).transpose(1, 2)
+    const = (srt[:, :1] == srt.gather(1, (n.long() - 1).clamp_min(0))).view(B, D)
+    return torch.where(mask[..., None] & ~const[:, None, :], out, torch.zeros_like(out))
+
+
+def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int, baseline: int = 0):
     """Sufficient statistics of the full lag regression of every effect node:
     ``G^T G`` ``(shop, effect, P, P)``, ``G^T r`` ``(shop, effect, P)``, ``r^T r`` and
     the row count ``(shop, effect)``; ``P = node * lags + 1`` (intercept last).
@@ -47,7 +82,10 @@ def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int):
     With every gate at 1 the design is the same for every effect, so ``X^T X`` is
     computed once per shop and shared (an expanded view)."""
     B, T, D = x.shape
-    X = lag_matrix(x, lags)[:, lags:]  # (B, T', P)
+    X = lag_matrix(x, lags)
+    if baseline:
+        X = torch.cat([X, baseline_basis(mask, baseline).to(x.dtype)], dim=-1)
+    X = X[:, lags:]  # (B, T', P)
     w = mask[:, lags:].to(x.dtype)  # (B, T')
     Xw = X * w[..., None]
     y = x[:, lags:] * w[..., None]  # (B, T', D)
@@ -60,6 +98,14 @@ def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int):
 
 
 def _gated_log_bf(gtg, gtr, rtr, n, gate, lags: int, prior_scale: float) -> torch.Tensor:
+    """Log Bayes factor of each edge, ``(shop, cause, effect)``: the first output of
+    :func:`_gated_statistics` (see there)."""
+    return _gated_statistics(gtg, gtr, rtr, n, gate, lags, prior_scale)[0]
+
+
+def _gated_statistics(
+    gtg, gtr, rtr, n, gate, lags: int, prior_scale: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Log Bayes factor of each edge with the other causes' columns scaled by ``gate``.
 
     ``gate`` ``(shop, cause, effect)`` in [0, 1] (own lags are always 1). For effect j,
@@ -77,13 +123,20 @@ def _gated_log_bf(gtg, gtr, rtr, n, gate, lags: int, prior_scale: float) -> torc
 
     the same value as comparing the two models' evidences directly (tested), with
     ``L x L`` work per edge instead of ``P x P``. Runs in float64.
+
+    Returns ``(log_bf (shop, cause, effect), wald (shop, cause, effect, L))``:
+    ``wald[..., l - 1] = u_l^T S_l^{-1} u_l / sigma^4`` is the (prior-shrunk) Wald
+    statistic of cause i's first ``l`` lags, about chi-square with ``l`` degrees of
+    freedom when the edge is absent; ``S_l`` and ``u_l`` are the leading blocks of ``S``
+    and ``u`` (the Schur complement of a leading set of columns is the leading block).
     """
     dtype = gtg.dtype
     gtg, gtr, rtr, n, gate = (t.double() for t in (gtg, gtr, rtr, n, gate))
     B, D, P = gtr.shape
     L = lags
     eye = torch.eye(D, dtype=gtg.dtype, device=gtg.device)
-    col_cause = torch.arange(P, device=gtg.device) // lags  # intercept column -> D
+    # cause of each column; the intercept and any baseline columns -> D (never gated)
+    col_cause = (torch.arange(P, device=gtg.device) // lags).clamp(max=D)
     g = gate * (1 - eye) + eye
     g = torch.cat([g, torch.ones_like(g[:, :1])], dim=1)  # intercept row
     gc = g[:, col_cause, :].transpose(1, 2)  # (B, effect, P) column gates
@@ -127,7 +180,17 @@ def _gated_log_bf(gtg, gtr, rtr, n, gate, lags: int, prior_scale: float) -> torc
     logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     quad = (u * torch.cholesky_solve(u[..., None], chol).squeeze(-1)).sum(-1)
     bf = -0.5 * (L * math.log(prior_scale**2) + logdet - quad / var[..., None] ** 2)
-    return (bf.transpose(1, 2) * (1 - eye)).to(dtype)  # (B, cause, effect)
+    # Wald statistics of cause i's first l lags (l = 1..L), from the leading sub-blocks:
+    # the Schur complement of the first l columns is the leading l x l block of S
+    wald = []
+    for l in range(1, L):
+        c_l = torch.linalg.cholesky(S[..., :l, :l])
+        u_l = u[..., :l]
+        wald.append((u_l * torch.cholesky_solve(u_l[..., None], c_l).squeeze(-1)).sum(-1))
+    wald = torch.stack([*wald, quad], dim=-1) / var[..., None, None] ** 2  # (B, j, i, L)
+    off = (1 - eye)
+    bf = (bf.transpose(1, 2) * off).to(dtype)  # (B, cause, effect)
+    return bf, (wald.transpose(1, 2) * off[..., None]).to(dtype)
 
 
 def edge_log_evidence(
@@ -209,3 +272,46 @@ def edge_features(
         bf = edge_log_evidence(x, mask, lags, prior_scale, refinements, prior_logit)
         squashed = torch.sign(bf) * torch.log1p(bf.abs())
     return torch.cat([corr, squashed[..., None]], dim=-1), bf
+
+
+def edge_evidence_stats(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    lags: int,
+    prior_scale: float,
+    refinements: int = 1,
+    prior_logit: float = 0.0,
+    ranks: bool = False,
+    baseline: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Everything the calibrated guide reads, without gradients, on per-shop z-scored
+    series: ``(features (shop, cause, effect, lags + 2), log_bf, z)``.
+
+    ``log_bf`` ``(shop, cause, effect)`` is the refined Bayes factor of
+    :func:`edge_log_evidence` with ``lags`` lags; ``z`` is the ACAT-combined z-score of
+    the Wald tests of cause i's first 1..``lags`` lags from the same (refined) pass
+    (:func:`guides.calibration.lag_test_z`); with ``ranks`` the same tests on the
+    :func:`normal_scores` of the series join the combination (so bursty or saturating
+    dependence that the raw values hide still counts), and ``baseline`` slow cosines
+    (:func:`baseline_basis`) enter every regression. The features stack the lagged
+    correlations, a signed ``log1p`` of ``log_bf`` and ``z / 5`` (O(1) MLP inputs).
+    """
+    with torch.no_grad():
+        x = standardize_series(x, mask)
+        corr = lagged_correlations(x, mask, lags)
+        B, D = x.shape[0], x.shape[-1]
+        series = [x, normal_scores(x, mask)] if ranks else [x]
+        walds, bf0 = [], None
+        for k, s in enumerate(series):
+            moments = _lag_moments(s, mask, lags, baseline)
+            gate = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
+            bf, wald = _gated_statistics(*moments, gate, lags, prior_scale)
+            for _ in range(refinements):
+                gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
+                bf, wald = _gated_statistics(*moments, gate, lags, prior_scale)
+            walds.append(wald)
+            bf0 = bf if k == 0 else bf0
+        eye = torch.eye(D, dtype=torch.bool, device=x.device)
+        z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(torch.cat(walds, dim=-1), lags))
+        squashed = torch.sign(bf0) * torch.log1p(bf0.abs())
+    return torch.cat([corr, squashed[..., None], z[..., None] / 5], dim=-1), bf0, z

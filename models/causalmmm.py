@@ -20,7 +20,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .decoder import MessagePassingDecoder, SaturationHead, saturate
-from .distributions import kl_weight, to_adjacency
+from .distributions import edge_index, kl_weight, to_adjacency
 from .linear import (
     collapsed_gaussian,
     column_gates,
@@ -51,6 +51,10 @@ class CausalMMMModel(nn.Module):
         self.saturation = SaturationHead(n_context)
         # per-node noise scale, a point estimate (type-II maximum likelihood)
         self.log_sigma = nn.Parameter(torch.full((n_nodes,), -0.7))
+        # graph prior log-odds per edge (cause-major order of `edge_index`): logit(p0), or
+        # the empirical-Bayes edge rates of each effect node (`set_edge_rates`)
+        p0 = torch.tensor(config.prior_edge_prob)
+        self.register_buffer("prior_logits", torch.logit(p0).expand(self.n_edges).clone())
 
     @property
     def n_edges(self) -> int:
@@ -60,10 +64,17 @@ class CausalMMMModel(nn.Module):
     def sigma(self) -> torch.Tensor:
         return self.log_sigma.exp().clamp_min(1e-3)
 
+    def set_edge_rates(self, rate: torch.Tensor) -> None:
+        """Use edge probability ``rate[j]`` ``(node,)`` for every edge into node j (the
+        learned hierarchical prior on edge density) instead of ``prior_edge_prob``."""
+        _, effect = edge_index(self.n_nodes)
+        p = torch.as_tensor(rate, dtype=torch.float64).clamp(1e-4, 1 - 1e-4)[effect]
+        self.prior_logits.copy_(torch.logit(p).to(self.prior_logits))
+
     def prior(self, batch: int) -> dist.Distribution:
-        """Graph prior ``(shop, edge)``: relaxed Bernoulli with edge probability p0."""
-        p0 = torch.tensor(self.config.prior_edge_prob, device=self.log_sigma.device)
-        logits = torch.logit(p0).expand(batch, self.n_edges)
+        """Graph prior ``(shop, edge)``: relaxed Bernoulli with per-edge log-odds
+        ``prior_logits`` (``logit(p0)`` unless learned rates were set)."""
+        logits = self.prior_logits.expand(batch, self.n_edges)
         tau = torch.tensor(self.config.tau, device=logits.device)
         return dist.RelaxedBernoulli(tau, logits=logits).to_event(1)
 

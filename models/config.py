@@ -19,7 +19,14 @@ class ModelConfig:
     tau: temperature of the relaxed-Bernoulli (binary Gumbel) graph distribution,
         both prior and guide. Small tau gives near-binary z with high-variance
         gradients; the paper finds results stable unless tau is very small.
-    lam: lambda, the weight of KL(q(z) || p(z)) in the ELBO (paper's default 100).
+    lam: lambda, the weight of KL(q(z) || p(z)) in the ELBO. Default 1, the ELBO whose
+        optimum is the Bayesian posterior: with calibrated edges the guide's logits start
+        at the empirical-Bayes posterior and the prior holds the learned edge rates, so
+        the paper's lambda = 100 only tempered the trained correction toward the prior
+        (robustness matrix, seed 0: AUROC 0.998 / 0.739 / 0.935 and ECE 0.043 / 0.115 /
+        0.038 on the paper / marketing / daily-funnel families at 100, against 0.998 /
+        0.783 / 0.935 and 0.024 / 0.122 / 0.053 at 1). The paper's default is 100;
+        the notes below are from the uncalibrated guide.
         It is the strength of the pull toward the prior edge probability. At the optimum
         logit q(z_ij) ~ logit(p0) + (log-likelihood gain of the edge) / lambda, so a large
         lambda keeps edge probabilities near p0 and the relaxed samples exploratory while
@@ -47,6 +54,27 @@ class ModelConfig:
     evidence_refinements: passes that recompute each edge's Bayes factor with the other
         causes gated by the previous pass's edge probabilities (0 = drop-one factors
         against the full lag model). Used by the guide's features only.
+    calibrate_edges: the guide's edge logits are the empirical-Bayes posterior log-odds of
+        each edge's lag-test z-score (``guides.calibration``: a two-group model with an
+        estimated null and a learned edge rate per effect node, fitted across the training
+        shops before SVI), plus the NRI encoder's correction bounded by
+        ``correction_bound``; the model's graph prior takes the learned rates (a
+        hierarchical prior on edge density instead of the fixed ``prior_edge_prob``).
+        False is the previous guide: ``logit(prior_edge_prob) + log BF + MLP``, which the
+        robustness matrix showed over-confident on sparse graphs (ECE 0.27-0.38) and
+        free to overrule its own evidence.
+    evidence_lags: lags 1..L tested per edge by the calibrated evidence (each lag count
+        tested and the tests combined, so short effects are not diluted by long windows;
+        marketing carryover often reaches 5-10 steps).
+    evidence_ranks: the evidence also tests the rank-based normal scores of the series
+        and combines both tests (robust to bursts, heavy tails and saturating responses).
+    evidence_baseline: slow cosines (trend, slow seasonality) in every evidence
+        regression, so a demand cycle that drives both a budget and GMV is not an edge.
+    evidence_components: Gaussians in the alternative (edge present) density of the
+        two-group model; the null is a Student-t whose tail weight is fitted.
+    correction_bound: largest change, in log-odds, the trained NRI encoder may make to a
+        calibrated edge logit (``bound * tanh(MLP)``); 0 reports the calibrated evidence
+        as is. Bounded so that training can re-weight the evidence but not invert it.
     full_graph: ablation CM-FULL, z = 1 on every off-diagonal edge (no graph learning).
     markov: ablation CM-MARKOV, no recurrent state: each step sees only the last step.
     no_saturation: ablation CM-RW, the target is read out directly, no Hill S-curve.
@@ -54,7 +82,7 @@ class ModelConfig:
 
     hidden: int = 64
     tau: float = 0.5
-    lam: float = 100.0
+    lam: float = 1.0
     prior_edge_prob: float = 0.5
     message_window: int = 3
     linear_lags: int = 3
@@ -62,6 +90,12 @@ class ModelConfig:
     pred_steps: int = 1
     encoder_lag_features: bool = True
     evidence_refinements: int = 1
+    calibrate_edges: bool = True
+    evidence_lags: int = 6
+    evidence_ranks: bool = True
+    evidence_baseline: int = 0
+    evidence_components: int = 1
+    correction_bound: float = 1.0
     full_graph: bool = False
     markov: bool = False
     no_saturation: bool = False
@@ -75,6 +109,12 @@ class ModelConfig:
         _check(self.linear_lags >= 0, "linear_lags", self.linear_lags, ">= 0")
         _check(self.linear_prior_scale > 0, "linear_prior_scale", self.linear_prior_scale, "> 0")
         _check(self.pred_steps >= 1, "pred_steps", self.pred_steps, ">= 1")
+        _check(self.evidence_lags >= 1, "evidence_lags", self.evidence_lags, ">= 1")
+        _check(
+            self.evidence_components >= 1, "evidence_components", self.evidence_components, ">= 1"
+        )
+        _check(self.evidence_baseline >= 0, "evidence_baseline", self.evidence_baseline, ">= 0")
+        _check(self.correction_bound >= 0, "correction_bound", self.correction_bound, ">= 0")
         _check(
             self.evidence_refinements >= 0,
             "evidence_refinements",
@@ -92,4 +132,6 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        # a model saved before calibrated edges existed used the uncalibrated guide
+        d = {"calibrate_edges": False, **d}
         return cls(**d)

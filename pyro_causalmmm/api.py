@@ -46,6 +46,7 @@ class CausalMMM:
         self.context_loc: np.ndarray | None = None
         self.context_scale: np.ndarray | None = None
         self.fit_result: FitResult | None = None
+        self.edge_calibration: dict | None = None
 
     # ------------------------------------------------------------------ training
 
@@ -79,6 +80,11 @@ class CausalMMM:
         self.context_scale = np.asarray(data.scaling.context_scale, dtype=np.float64)
         self._build(data.n_nodes, data.n_context)
         tensors = self.tensors(data)
+        if self.config.calibrate_edges and not self.config.full_graph:
+            # empirical Bayes before SVI: the guide's evidence curve and the model's
+            # graph prior (edge rate per effect node) from every shop's edges (no labels)
+            self.edge_calibration = self.guide.calibrate(tensors[0], tensors[1])
+            self.model.set_edge_rates(self.guide.edge_rate)
         self.fit_result = fit(self.model, self.guide, tensors, cfg, checkpointing=checkpointing)
         # inference and files run on the CPU; training may have used a GPU
         self.model.cpu()

@@ -15,7 +15,7 @@ _MODEL_FLAGS = {
     # flag: (ModelConfig field, type, help)
     "--hidden": ("hidden", int, "hidden width of every network (64)"),
     "--tau": ("tau", float, "relaxed-Bernoulli temperature (0.5)"),
-    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (100)"),
+    "--lam": ("lam", float, "weight lambda of KL(q(z) || p(z)) (1)"),
     "--prior-edge-prob": ("prior_edge_prob", float, "prior probability of an edge (0.5)"),
     "--message-window": ("message_window", int, "sender values each message sees (3)"),
     "--linear-lags": ("linear_lags", int, "lags of the z-gated linear term; 0 = off (3)"),

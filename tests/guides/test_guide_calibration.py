@@ -1,0 +1,155 @@
+"""The calibrated edge evidence: lag-test z-scores, normal scores, the empirical-Bayes
+two-group fit and its monotone curve (``guides.calibration``, ``guides.features``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pyro_causalmmm.guides import calibration
+from pyro_causalmmm.guides.features import (
+    _gated_statistics,
+    _lag_moments,
+    edge_evidence_stats,
+    normal_scores,
+    standardize_series,
+)
+
+
+def test_z_of_null_wald_statistics_is_standard_normal():
+    """Wald statistics drawn from their null (chi-square with 1..L dof, nested like the
+    lag tests) give z ~ N(0, 1): ACAT is valid under the dependence between them."""
+    g = torch.Generator().manual_seed(0)
+    e = torch.randn(200_000, 6, generator=g, dtype=torch.float64) ** 2
+    wald = e.cumsum(-1)  # W_l = sum of the first l squared scores: nested tests
+    z = calibration.lag_test_z(wald)
+    # ACAT is exact in the upper tail (where edges are called); the centre is close
+    for level, alpha in ((1.645, 0.05), (2.326, 0.01), (3.09, 0.001)):
+        assert abs(float((z > level).double().mean()) - alpha) < 0.15 * alpha + 2e-4
+    assert abs(float(z.mean())) < 0.1 and abs(float(z.std()) - 1) < 0.1
+    # two groups of nested tests (raw values and normal scores) with lags=6
+    z2 = calibration.lag_test_z(torch.cat([wald, wald.flip(0)], dim=-1), lags=6)
+    assert abs(float((z2 > 1.645).double().mean()) - 0.05) < 0.01
+
+
+def test_z_grows_with_evidence_and_stays_finite():
+    w = torch.tensor([[0.0] * 6, [1.0] * 6, [25.0] * 6, [1e5] * 6], dtype=torch.float64)
+    z = calibration.lag_test_z(w)
+    assert torch.isfinite(z).all()
+    assert (z.diff() > 0).all()
+    assert float(z[-1]) > 30
+
+
+def test_gated_statistics_wald_matches_bf_blocks():
+    """The last Wald statistic (all L lags) is the one inside the full Bayes factor, and
+    the first is the single-lag test, recomputed here from its own regression."""
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 80, 4, generator=g, dtype=torch.float64)
+    x[:, 1:, 2] += 0.8 * x[:, :-1, 0]  # 0 -> 2 at lag 1
+    mask = torch.ones(3, 80, dtype=torch.bool)
+    gate = torch.ones(3, 4, 4, dtype=torch.float64)
+    lags = 3
+    bf, wald = _gated_statistics(*_lag_moments(x, mask, lags), gate, lags, 0.5)
+    assert wald.shape == (3, 4, 4, lags)
+    assert (wald[..., 1:] >= wald[..., :-1] - 1e-9).all()  # nested tests grow with l
+    assert (wald[:, 0, 2, 0] > 30).all()  # the true edge is found at lag 1
+    assert (torch.diagonal(wald, dim1=1, dim2=2) == 0).all()
+
+
+def test_normal_scores_are_rank_invariant_with_tied_zeros():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 50, 3, generator=g, dtype=torch.float64)
+    x[:, :20, 1] = 0.0  # a spend that is off for 20 days: ties
+    mask = torch.ones(2, 50, dtype=torch.bool)
+    mask[1, 40:] = False
+    s = normal_scores(x, mask)
+    t = normal_scores(torch.exp(3 * x) + 5, mask)  # any increasing transform
+    assert torch.allclose(s, t)
+    assert (s[1, 40:] == 0).all()
+    tied = s[0, :20, 1]
+    assert torch.allclose(tied, tied[0].expand(20))  # ties share their mean rank
+    const = torch.ones(1, 30, 1, dtype=torch.float64)
+    assert (normal_scores(const, torch.ones(1, 30, dtype=torch.bool)) == 0).all()
+
+
+def _mixture(rate=0.1, n=20_000, seed=0, null_sd=1.0):
+    rng = np.random.default_rng(seed)
+    truth = rng.random(n) < rate
+    z = np.where(truth, rng.normal(6.0, 2.5, n), rng.normal(0.2, null_sd, n))
+    return z, truth
+
+
+def test_two_group_fit_recovers_rate_and_calibrates():
+    z, truth = _mixture(rate=0.1, null_sd=1.3)  # a null wider than the theoretical one
+    groups = np.arange(z.size) % 4
+    params = calibration.fit_two_group(z, groups, 4)
+    assert abs(params["global_rate"] - 0.1) < 0.015
+    assert abs(params["sd0"] - 1.3) < 0.1
+    curve = torch.tensor(calibration.log_odds_curve(params))
+    zt = torch.tensor(z).view(-1, 2, 2)  # (shop, cause, effect) layout for apply_curve
+    p = torch.sigmoid(calibration.apply_curve(zt, curve[:2])).numpy().reshape(-1)
+    # reliability: every populated bin within 0.05 of the diagonal, ECE <= 0.02
+    bins = np.minimum((p * 10).astype(int), 9)
+    total = 0.0
+    for b in range(10):
+        sel = bins == b
+        if sel.sum() > 200:
+            assert abs(p[sel].mean() - truth[sel].mean()) < 0.05, b
+        total += sel.mean() * abs(p[sel].mean() - truth[sel].mean()) if sel.any() else 0
+    assert total < 0.02
+
+
+def test_curve_is_monotone_even_for_a_wide_alternative():
+    params = {
+        "mu0": 0.0,
+        "sd0": 1.0,
+        "df0": np.inf,
+        "weights": np.ones(1),
+        "mus": np.array([1.0]),
+        "sds": np.array([4.0]),
+        "rate": np.array([0.3]),
+    }
+    curve = calibration.log_odds_curve(params)
+    assert (np.diff(curve, axis=1) >= 0).all()
+    # without the running minimum the wide alternative would rise again at very low z
+    assert curve[0, 0] < curve[0, -1]
+
+
+def test_apply_curve_interpolates_and_clamps():
+    grid = calibration.z_grid()
+    curve = torch.tensor(np.stack([grid, 2 * grid]))  # (effect = 2, grid)
+    z = torch.tensor([[[0.013, -100.0], [50.0, 3.3]]], dtype=torch.float64)
+    out = calibration.apply_curve(z, curve)
+    assert torch.allclose(out[0, 0, 0], torch.tensor(0.013, dtype=torch.float64))
+    assert float(out[0, 0, 1]) == pytest.approx(2 * grid[0])
+    assert float(out[0, 1, 0]) == pytest.approx(grid[-1])
+    assert float(out[0, 1, 1]) == pytest.approx(6.6)
+
+
+@pytest.mark.parametrize(
+    "z, groups",
+    [
+        (np.zeros(5), np.zeros(5, dtype=int)),  # too few edges
+        (np.full(20, np.nan), np.zeros(20, dtype=int)),  # not finite
+        (np.zeros(20), np.zeros(19, dtype=int)),  # length mismatch
+    ],
+)
+def test_two_group_fit_rejects_bad_input(z, groups):
+    with pytest.raises(ValueError):
+        calibration.fit_two_group(z, groups, 1)
+
+
+def test_evidence_stats_shapes_and_scale_invariance():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 60, 4, generator=g)
+    x[:, 2:, 3] += 0.9 * x[:, :-2, 1]
+    mask = torch.ones(2, 60, dtype=torch.bool)
+    feats, bf, z = edge_evidence_stats(x, mask, 6, 0.5, 1, 0.0, ranks=True)
+    assert feats.shape == (2, 4, 4, 8) and bf.shape == z.shape == (2, 4, 4)
+    assert (torch.diagonal(z, dim1=1, dim2=2) == 0).all()
+    assert (z[:, 1, 3] > 3).all()
+    scaled = x * torch.tensor([3.0, 0.1, 7.0, 2.0]) + 4.0
+    _, _, z2 = edge_evidence_stats(scaled, mask, 6, 0.5, 1, 0.0, ranks=True)
+    assert torch.allclose(z, z2, atol=1e-3)
+    assert torch.allclose(standardize_series(x, mask), standardize_series(scaled, mask), atol=1e-4)
