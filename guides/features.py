@@ -104,8 +104,8 @@ def _gated_log_bf(gtg, gtr, rtr, n, gate, lags: int, prior_scale: float) -> torc
 
 
 def _gated_statistics(
-    gtg, gtr, rtr, n, gate, lags: int, prior_scale: float
-) -> tuple[torch.Tensor, torch.Tensor]:
+    gtg, gtr, rtr, n, gate, lags: int, prior_scale: float, wald: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Log Bayes factor of each edge with the other causes' columns scaled by ``gate``.
 
     ``gate`` ``(shop, cause, effect)`` in [0, 1] (own lags are always 1). For effect j,
@@ -178,18 +178,18 @@ def _gated_statistics(
     u = gtr[:, :, blocks] - ctab  # block i at full scale: G_i^T r unscaled
     chol = torch.linalg.cholesky(S)
     logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
-    quad = (u * torch.cholesky_solve(u[..., None], chol).squeeze(-1)).sum(-1)
+    # y = chol^{-1} u: forward substitution is prefix-stable, and the Cholesky factor of a
+    # leading block of S is the leading block of chol, so the Wald statistic of cause i's
+    # first l lags, u_l^T S_l^{-1} u_l, is the sum of the first l squares of y
+    y = torch.linalg.solve_triangular(chol, u[..., None], upper=False).squeeze(-1)
+    cum = torch.cumsum(y * y, dim=-1)  # (B, j, i, L)
+    quad = cum[..., -1]
     bf = -0.5 * (L * math.log(prior_scale**2) + logdet - quad / var[..., None] ** 2)
-    # Wald statistics of cause i's first l lags (l = 1..L), from the leading sub-blocks:
-    # the Schur complement of the first l columns is the leading l x l block of S
-    wald = []
-    for l in range(1, L):
-        c_l = torch.linalg.cholesky(S[..., :l, :l])
-        u_l = u[..., :l]
-        wald.append((u_l * torch.cholesky_solve(u_l[..., None], c_l).squeeze(-1)).sum(-1))
-    wald = torch.stack([*wald, quad], dim=-1) / var[..., None, None] ** 2  # (B, j, i, L)
-    off = (1 - eye)
+    off = 1 - eye
     bf = (bf.transpose(1, 2) * off).to(dtype)  # (B, cause, effect)
+    if not wald:
+        return bf, None
+    wald = cum / var[..., None, None] ** 2  # (B, j, i, L)
     return bf, (wald.transpose(1, 2) * off[..., None]).to(dtype)
 
 
@@ -291,8 +291,9 @@ def edge_evidence_stats(
     :func:`edge_log_evidence` with ``lags`` lags; ``z`` is the ACAT-combined z-score of
     the Wald tests of cause i's first 1..``lags`` lags from the same (refined) pass
     (:func:`guides.calibration.lag_test_z`); with ``ranks`` the same tests on the
-    :func:`normal_scores` of the series join the combination (so bursty or saturating
-    dependence that the raw values hide still counts), and ``baseline`` slow cosines
+    :func:`normal_scores` of the series (the other causes gated as in the raw values'
+    last pass) join the combination (so bursty or saturating dependence that the raw
+    values hide still counts), and ``baseline`` slow cosines
     (:func:`baseline_basis`) enter every regression. The features stack the lagged
     correlations, a signed ``log1p`` of ``log_bf`` and ``z / 5`` (O(1) MLP inputs).
     """
@@ -300,17 +301,16 @@ def edge_evidence_stats(
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
         B, D = x.shape[0], x.shape[-1]
-        series = [x, normal_scores(x, mask)] if ranks else [x]
-        walds, bf0 = [], None
-        for k, s in enumerate(series):
-            moments = _lag_moments(s, mask, lags, baseline)
-            gate = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
+        moments = _lag_moments(x, mask, lags, baseline)
+        gate = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
+        bf, wald = _gated_statistics(*moments, gate, lags, prior_scale, wald=refinements == 0)
+        for _ in range(refinements):
+            gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
             bf, wald = _gated_statistics(*moments, gate, lags, prior_scale)
-            for _ in range(refinements):
-                gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
-                bf, wald = _gated_statistics(*moments, gate, lags, prior_scale)
-            walds.append(wald)
-            bf0 = bf if k == 0 else bf0
+        walds, bf0 = [wald], bf
+        if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
+            scores = _lag_moments(normal_scores(x, mask), mask, lags, baseline)
+            walds.append(_gated_statistics(*scores, gate, lags, prior_scale)[1])
         eye = torch.eye(D, dtype=torch.bool, device=x.device)
         z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(torch.cat(walds, dim=-1), lags))
         squashed = torch.sign(bf0) * torch.log1p(bf0.abs())
