@@ -25,7 +25,7 @@ Pure functions (no learned weights, no Pyro); the guide stores the fitted curve.
 3. **Monotone by construction.** The log-odds curve is tabulated on a grid of z and made
    non-decreasing by a running minimum from the right (a wide alternative would otherwise
    give high odds to very *negative* z), so more evidence never lowers an edge's
-   probability and training cannot invert the ranking.
+   probability (what training adds on top is bounded, see the guide).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class ModelConfig:
         two-group model; the null is a Student-t whose tail weight is fitted.
     correction_bound: largest change, in log-odds, the trained NRI encoder may make to a
         calibrated edge logit (``bound * tanh(MLP)``); 0 reports the calibrated evidence
-        as is. Bounded so that training can re-weight the evidence but not invert it.
+        as is. Bounded so that training can re-weight the evidence but not overrule it.
     full_graph: ablation CM-FULL, z = 1 on every off-diagonal edge (no graph learning).
     markov: ablation CM-MARKOV, no recurrent state: each step sees only the last step.
     no_saturation: ablation CM-RW, the target is read out directly, no Hill S-curve.

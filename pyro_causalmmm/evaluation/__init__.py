@@ -1,4 +1,5 @@
-"""Scoring against known truth: edge and forecast metrics (`metrics`) and the peer
+"""Scoring against known truth: edge and forecast metrics (`metrics`), calibration of edge probabilities
+(`calibration`: ECE, reliability, Brier, AUPRC, decision shares) and the peer
 methods run side by side in benchmarks and notebooks (`baselines`: ridge VAR, VAR
 F-test, VARLiNGAM, PCMCI).
 
