@@ -1,5 +1,6 @@
-"""Scoring against known truth: edge and forecast metrics (`metrics`), calibration of edge probabilities
-(`calibration`: ECE, reliability, Brier, AUPRC, decision shares) and the peer
+"""Scoring against known truth: edge and forecast metrics (`metrics`), calibration of
+edge probabilities (`calibration`: ECE, reliability, Brier, AUPRC, decision shares) and
+the peer
 methods run side by side in benchmarks and notebooks (`baselines`: ridge VAR, VAR
 F-test, VARLiNGAM, PCMCI).
 
