@@ -90,6 +90,7 @@ def sample_paths(
     horizon: int = 0,
     future_context: torch.Tensor | None = None,
     floor: torch.Tensor | None = None,
+    future_values: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """Replicates and forecasts for S graph draws (see the module docstring).
 
@@ -102,7 +103,10 @@ def sample_paths(
 
     ``x`` ``(shop, time, node)`` scaled values, ``mask`` ``(shop, time)``, ``context``
     ``(shop, time, context)``, ``adj`` ``(S, shop, cause, effect)``, ``future_context``
-    ``(shop, horizon, context)``. Returns ``replicate`` ``(S, shop, time, node)``,
+    ``(shop, horizon, context)``, ``future_values`` ``(shop, horizon, node)`` planned
+    values in model units, NaN where not planned: a planned node takes its value at that
+    step in every draw (a do()-intervention whose effects flow through the graph).
+    Returns ``replicate`` ``(S, shop, time, node)``,
     ``forecast`` ``(S, shop, horizon, node)``, ``hill_shape``/``hill_inflexion``
     ``(shop, time)``, ``hill_drive`` ``(S, shop, time)``.
     """
@@ -162,6 +166,9 @@ def sample_paths(
         else:
             lin_k = 0.0
         value = torch.maximum(torch.minimum(m + lin_k + torch.randn_like(m) * sigma, high), low)
+        if future_values is not None:
+            planned = future_values[:, k]  # (B, D)
+            value = torch.where(torch.isnan(planned), value, planned.to(value.dtype))
         steps.append(value)
         h, win = dec.step(h, win, value, adj)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1]], dim=-1)
@@ -177,6 +184,7 @@ def predictive_model(
     horizon: int = 0,
     future_context: torch.Tensor | None = None,
     floor: torch.Tensor | None = None,
+    future_values: torch.Tensor | None = None,
 ) -> None:
     """Pyro program for ``pyro.infer.Predictive(..., guide=amortized_guide,
     parallel=True)``: the graph site ``z`` (replayed from the guide, vectorized over
@@ -192,7 +200,9 @@ def predictive_model(
         if z.dim() == 2:  # a single draw (Predictive with parallel=False)
             z = z[None]
         adj = to_adjacency(z, model.n_nodes)
-        out = sample_paths(model, values, mask, context, adj, horizon, future_context, floor)
+        out = sample_paths(
+            model, values, mask, context, adj, horizon, future_context, floor, future_values
+        )
         pyro.deterministic("replicate", out["replicate"], event_dim=2)
         pyro.deterministic("forecast", out["forecast"], event_dim=2)
         pyro.deterministic("hill_drive", out["hill_drive"], event_dim=1)

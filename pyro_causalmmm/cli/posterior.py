@@ -2,10 +2,12 @@
 
 * ``causalmmm posterior DIR DATA``  redraw ``DIR/posterior.nc``, ``edges.csv`` and
   ``edges_pooled.csv`` (e.g. more draws, or new shops: no retraining).
-* ``causalmmm forecast DIR DATA --horizon M --out forecast.csv [--backtest]`` forecasts
-  M steps past each shop's end (also writes ``DIR/forecast.nc`` for the report); with
-  ``--backtest`` it holds out each shop's last M steps instead, adds ``observed`` and
-  prints MSE / MAPE / coverage at 1, 7 and 30 steps.
+* ``causalmmm forecast DIR DATA --horizon M --out forecast.csv [--backtest | --plan P]``
+  forecasts M steps past each shop's end (also writes ``DIR/forecast.nc`` for the
+  report); with ``--plan`` planned spend is fixed where given
+  (:mod:`pyro_causalmmm.posterior.plan`); with ``--backtest`` it holds out each shop's
+  last M steps instead, adds ``observed`` and prints MSE / MAPE / coverage at 1, 7 and
+  30 steps.
 * ``causalmmm report DIR --out report.html`` one self-contained HTML file from
   ``DIR/forecast.nc`` if present, else ``DIR/posterior.nc``.
 
@@ -58,7 +60,8 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
         help="forecast the target with uncertainty (or backtest)",
         description="Forecast M steps past each shop's last step: posterior-predictive mean "
         "and 50%/90% highest-density intervals, in the data's units and dates. Future "
-        "context is held at each shop's last value; future spend is forecast by the model.",
+        "context is held at each shop's last value; future spend is forecast by the model, "
+        "or taken from --plan where planned.",
     )
     f.add_argument("dir", type=_model_dir, metavar="DIR", help="output directory of `fit`")
     add_data_arguments(f)
@@ -68,6 +71,13 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
         "--backtest",
         action="store_true",
         help="hold out each shop's last M steps, forecast them and score against the data",
+    )
+    f.add_argument(
+        "--plan",
+        metavar="CSV",
+        help="planned future spend: the data's shop and time columns plus one column per "
+        "planned channel, one row per (shop, date) of the forecast window; channels or "
+        "cells left out are forecast by the model",
     )
     _add_posterior_options(f)
     f.set_defaults(func=cmd_forecast)
@@ -110,8 +120,6 @@ def add_posterior_parsers(subparsers, add_data_arguments) -> None:
         help="add the waterfall of a `causalmmm contributions` table (direct vs indirect)",
     )
     r.set_defaults(func=cmd_report)
-
-
 
 
 def _load(args):
@@ -158,6 +166,12 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     mmm, data = _load(args)
     info, train, val = _fit_log(args.dir)
     kw = {"train_loss": train, "val_loss": val}
+    if args.plan is not None and args.backtest:
+        from pyro_causalmmm.errors import ConfigError
+
+        raise ConfigError(
+            "--plan and --backtest exclude each other: a backtest scores the spend that happened"
+        )
     if args.backtest:
         idata, table, scores = forecasting.backtest(
             mmm, data, args.horizon, draws=args.draws, seed=args.seed
@@ -166,7 +180,15 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         lines = forecasting.format_scores(scores, honest)
     else:
         idata, table = forecasting.forecast(
-            mmm, data, args.horizon, draws=args.draws, seed=args.seed, **kw
+            mmm,
+            data,
+            args.horizon,
+            draws=args.draws,
+            seed=args.seed,
+            plan=args.plan,
+            plan_shop=args.shop,
+            plan_time=args.time,
+            **kw,
         )
         lines = []
     atomic_write(out, lambda p: table.to_csv(p, index=False))

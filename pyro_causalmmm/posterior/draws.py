@@ -79,8 +79,13 @@ def sample(
     seed: int = 0,
     horizon: int = 0,
     future_context: np.ndarray | None = None,
+    future_values: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Raw posterior draws in the model's scaled units.
+
+    ``future_values`` ``(shop, horizon, node)`` in the user's units, NaN where not
+    planned (:func:`pyro_causalmmm.posterior.plan.read_plan`), fixes planned nodes in
+    the forecast.
 
     Returns ``edge`` ``(S, shop, cause, effect)``, ``replicate`` ``(S, shop, time,
     node)``, ``forecast`` ``(S, shop, horizon, node)``, ``hill_shape``,
@@ -99,14 +104,24 @@ def sample(
         data.n_shops, horizon, data.n_context
     )
     floor = torch.tensor(_floors(data), dtype=torch.float32)
+    fv = np.full((data.n_shops, horizon, data.n_nodes), np.nan)
+    if future_values is not None:
+        fv = np.asarray(future_values, dtype=np.float64)
+        if fv.shape != (data.n_shops, horizon, data.n_nodes):
+            raise ConfigError(
+                f"future_values must be (shop, horizon, node) = "
+                f"{(data.n_shops, horizon, data.n_nodes)}, got {fv.shape}"
+            )
+        fv = data.scaling.transform(fv)  # NaN stays NaN
+    fvals = torch.tensor(fv, dtype=torch.float32)
     model, guide = mmm.model, mmm.guide
     model.eval()
     guide.eval()
 
-    def program(v, m, c, fctx, fl):
-        predictive_model(model, v, m, c, horizon, fctx, fl)
+    def program(v, m, c, fctx, fl, fv):
+        predictive_model(model, v, m, c, horizon, fctx, fl, fv)
 
-    def guide_program(v, m, c, fctx, fl):
+    def guide_program(v, m, c, fctx, fl, fv):
         guide.guide(v, m, c)
 
     predictive = Predictive(
@@ -128,7 +143,7 @@ def sample(
         for start in range(0, data.n_shops, chunk):
             sl = slice(start, start + chunk)
             nb = len(range(data.n_shops)[sl])
-            out = predictive(values[sl], mask[sl], ctx[sl], fc[sl], floor[sl])
+            out = predictive(values[sl], mask[sl], ctx[sl], fc[sl], floor[sl], fvals[sl])
             for key in SITES:
                 parts[key].append(out[key].double().reshape(shapes[key](nb)).numpy())
     res = {k: np.concatenate(v, axis=1) for k, v in parts.items()}
@@ -155,12 +170,14 @@ def build(
     future_context: np.ndarray | None = None,
     train_loss: Sequence[float] | None = None,
     val_loss: Sequence[float] = (),
+    future_values: np.ndarray | None = None,
 ) -> idata_io.InferenceData:
     """Posterior ``InferenceData`` of ``data`` (schema in
     :mod:`pyro_causalmmm.posterior.inference_data`), with a ``predictions`` group when
     ``horizon > 0``. Values are in the user's units. ``train_loss``/``val_loss`` fill
-    the ``fit_log`` group (default: the losses of ``mmm.fit``, if it ran here)."""
-    res = sample(mmm, data, draws, seed, horizon, future_context)
+    the ``fit_log`` group (default: the losses of ``mmm.fit``, if it ran here);
+    ``future_values`` fixes planned nodes of the forecast (see :func:`sample`)."""
+    res = sample(mmm, data, draws, seed, horizon, future_context, future_values)
     scaling = data.scaling
     scored = _replicate_window(data, mmm.config.max_lag)
     replicate = scaling.inverse(res["replicate"])

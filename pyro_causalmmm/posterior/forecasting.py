@@ -22,6 +22,7 @@ from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.evaluation.metrics import mape, mse
 from pyro_causalmmm.posterior import draws as posterior
 from pyro_causalmmm.posterior import summaries
+from pyro_causalmmm.posterior.plan import read_plan
 from pyro_causalmmm.posterior.stats import coverage
 
 BACKTEST_STEPS = (1, 7, 30)
@@ -34,9 +35,23 @@ def forecast(
     draws: int = posterior.DRAWS,
     seed: int = 0,
     future_context: np.ndarray | None = None,
+    plan=None,
     **build_kw,
 ):
-    """``(idata, table)``: the posterior with forecasts, and :func:`summaries.forecast_table`."""
+    """``(idata, table)``: the posterior with forecasts, and :func:`summaries.forecast_table`.
+
+    ``plan``: planned future spend, a CSV path or frame (:mod:`pyro_causalmmm.posterior.plan`;
+    its shop and time columns are ``build_kw.pop("plan_shop", "shop")`` and
+    ``"plan_time"``) or an array ``(shop, horizon, node)`` with NaN where not planned.
+    Channels not planned are forecast by the model, as without a plan."""
+    shop_col, time_col = build_kw.pop("plan_shop", "shop"), build_kw.pop("plan_time", "time")
+    values = None
+    if plan is not None:
+        values = (
+            np.asarray(plan, dtype=np.float64)
+            if isinstance(plan, np.ndarray)
+            else read_plan(plan, data, horizon, shop=shop_col, time=time_col)
+        )
     idata = posterior.build(
         mmm,
         data,
@@ -44,6 +59,7 @@ def forecast(
         seed=seed,
         horizon=horizon,
         future_context=future_context,
+        future_values=values,
         **build_kw,
     )
     return idata, summaries.forecast_table(idata)
