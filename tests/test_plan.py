@@ -137,3 +137,19 @@ def test_cli_forecast_with_a_plan(fitted, tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--backtest"]) == 2
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_the_optimizer_plan_is_a_plan_held_over_the_window(fitted):
+    _, data, _ = fitted
+    budget = pd.DataFrame(
+        {
+            "shop": [data.shop_ids[0]] * 2,
+            "channel": ["spend_1", "spend_2"],
+            "current_spend": [10.0, 20.0],
+            "planned_spend": [12.0, 18.0],
+        }
+    )
+    out = read_plan(budget, data, HORIZON)
+    assert (out[0, :, data.node_names.index("spend_1")] == 12).all()
+    assert (out[0, :, data.node_names.index("spend_2")] == 18).all()
+    assert np.isnan(out[1:]).all()

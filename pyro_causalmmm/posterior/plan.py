@@ -16,6 +16,10 @@ Rules (each violation is a `DataValidationError` naming the shop, date, row or c
 - a channel missing from the plan, an empty cell, or a (shop, date) without a row is
   *not planned*: the model forecasts it as it forecasts every node (as today).
 
+The plan written by ``causalmmm optimize`` (one row per shop and channel, with
+``planned_spend`` per step and no time column) is accepted too: each channel's planned
+spend is then held over the whole forecast window, as the optimizer assumed.
+
 Planned values enter the forecast as do()-interventions: at each planned step the node
 takes the planned value in every posterior draw, and its effects flow through the
 learned graph to the nodes it causes.
@@ -48,6 +52,25 @@ def _times_of(column: pd.Series, like: pd.Index, name: str) -> pd.Index:
     return pd.Index(values.astype("int64"))
 
 
+def _from_budget_plan(
+    plan: pd.DataFrame, data: MarketingMixData, horizon: int, shop: str, time: str
+) -> pd.DataFrame:
+    """The optimizer's long plan (shop, channel, planned_spend per step) as the wide
+    per-date layout, each channel's spend held over the forecast window."""
+    if shop not in plan.columns:
+        raise DataValidationError(f"the budget plan has no shop column '{shop}'")
+    wide = plan.pivot_table(index=shop, columns="channel", values="planned_spend", aggfunc="first")
+    index = {str(s): k for k, s in enumerate(data.shop_ids)}
+    rows = []
+    for sid, spend in wide.iterrows():
+        if str(sid) not in index:
+            raise DataValidationError(f"plan shops ['{sid}'] are not in the data")
+        for t in data.future_times(index[str(sid)], horizon):
+            label = t.date().isoformat() if isinstance(t, pd.Timestamp) else int(t)
+            rows.append({shop: str(sid), time: label, **spend.to_dict()})
+    return pd.DataFrame(rows)
+
+
 def read_plan(
     plan: str | Path | pd.DataFrame,
     data: MarketingMixData,
@@ -65,6 +88,8 @@ def read_plan(
         if not path.is_file():
             raise DataValidationError(f"plan file '{path}' not found; check the path")
         plan = pd.read_csv(path, dtype={shop: str})
+    if {"channel", "planned_spend"} <= set(plan.columns) and time not in plan.columns:
+        plan = _from_budget_plan(plan, data, horizon, shop, time)
     for role, col in (("shop", shop), ("time", time)):
         if col not in plan.columns:
             raise DataValidationError(
