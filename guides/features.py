@@ -143,9 +143,11 @@ def _gated_statistics(
     gg = gtg * gc[..., :, None] * gc[..., None, :]
     sigma0 = (rtr / n).sqrt().clamp_min(1e-3)
     _, beta = evidence_from_moments(gg, gtr * gc, rtr, n, sigma0, prior_scale)
-    rss = rtr - 2 * (beta * gtr * gc).sum(-1) + (beta[..., None, :] @ gg @ beta[..., :, None])[
-        ..., 0, 0
-    ]
+    rss = (
+        rtr
+        - 2 * (beta * gtr * gc).sum(-1)
+        + (beta[..., None, :] @ gg @ beta[..., :, None])[..., 0, 0]
+    )
     sigma = (rss.clamp_min(1e-6) / n).sqrt().clamp_min(1e-3)
     var = sigma**2  # (B, j)
     A = posterior_precision(gg, sigma, prior_scale)  # (B, j, P, P)
@@ -155,7 +157,7 @@ def _gated_statistics(
     # per cause i (axis 2): its block's rows/columns
     M_ii = M[:, :, blocks[:, :, None], blocks[:, None, :]]  # (B, j, i, L, L)
     M_ib = M[:, :, blocks, :]  # (B, j, i, L, P): rows of block i
-    in_block = (col_cause[None, :] == torch.arange(D, device=gtg.device)[:, None])  # (i, P)
+    in_block = col_cause[None, :] == torch.arange(D, device=gtg.device)[:, None]  # (i, P)
     rest = (~in_block).to(gtg.dtype)
     # C: rest columns (gated) x block i (scale 1), embedded in P rows (block rows zero)
     gtg_blk = gtg[:, :, :, blocks].permute(0, 1, 3, 2, 4)  # (B, j, i, P, L)
@@ -213,13 +215,25 @@ def edge_log_evidence(
     oscillate). Diagonal entries are 0.
     """
     moments = _lag_moments(x, mask, lags)
-    B, D = x.shape[0], x.shape[-1]
-    gate = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
-    bf = _gated_log_bf(*moments, gate, lags, prior_scale)
-    for _ in range(refinements):
+    return _refined(moments, lags, prior_scale, refinements, prior_logit, wald=False)[0]
+
+
+def _refined(
+    moments, lags: int, prior_scale: float, refinements: int, prior_logit: float, wald: bool = True
+):
+    """``(log_bf, wald, gate)`` after ``refinements`` passes of gating the other causes by
+    ``sigmoid(prior_logit + log BF)`` of the previous pass (see :func:`edge_log_evidence`);
+    Wald statistics only of the last pass (None without ``wald``)."""
+    gtr = moments[1]
+    B, D = gtr.shape[:2]
+    gate = torch.ones(B, D, D, dtype=gtr.dtype, device=gtr.device)
+    last = refinements == 0
+    bf, w = _gated_statistics(*moments, gate, lags, prior_scale, wald=wald and last)
+    for k in range(refinements):
         gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
-        bf = _gated_log_bf(*moments, gate, lags, prior_scale)
-    return bf
+        last = k == refinements - 1
+        bf, w = _gated_statistics(*moments, gate, lags, prior_scale, wald=wald and last)
+    return bf, w, gate
 
 
 def standardize_series(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -300,13 +314,9 @@ def edge_evidence_stats(
     with torch.no_grad():
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
-        B, D = x.shape[0], x.shape[-1]
+        D = x.shape[-1]
         moments = _lag_moments(x, mask, lags, baseline)
-        gate = torch.ones(B, D, D, dtype=x.dtype, device=x.device)
-        bf, wald = _gated_statistics(*moments, gate, lags, prior_scale, wald=refinements == 0)
-        for _ in range(refinements):
-            gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
-            bf, wald = _gated_statistics(*moments, gate, lags, prior_scale)
+        bf, wald, gate = _refined(moments, lags, prior_scale, refinements, prior_logit)
         walds, bf0 = [wald], bf
         if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
             scores = _lag_moments(normal_scores(x, mask), mask, lags, baseline)

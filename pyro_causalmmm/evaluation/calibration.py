@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyro_causalmmm.errors import ConfigError, DataValidationError
-from pyro_causalmmm.evaluation.metrics import auroc, off_diagonal
+from pyro_causalmmm.evaluation.metrics import auroc, edge_arrays, off_diagonal
 
 __all__ = [
     "auprc",
@@ -123,15 +123,7 @@ def ranking_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float | 
         ``auroc_pooled`` and ``auprc_pooled`` (one curve over every shop's entries),
         ``n_shops`` and ``n_shops_scored``.
     """
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(truth)
-    if s.ndim == 2 and y.ndim == 2:
-        s, y = s[None], y[None]
-    if s.ndim != 3 or y.shape != s.shape or s.shape[1] != s.shape[2]:
-        raise DataValidationError(
-            "ranking_metrics needs scores and truth of the same shape (shop, cause, effect) "
-            f"with cause == effect, got {np.shape(scores)} and {np.shape(truth)}"
-        )
+    s, y = edge_arrays(scores, truth, "ranking_metrics")
     s_all, y_all = _entries(s, y, "ranking_metrics")  # validates values
     s_off = s_all.reshape(s.shape[0], -1)
     y_off = y_all.reshape(s.shape[0], -1)

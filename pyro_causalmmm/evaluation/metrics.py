@@ -72,6 +72,22 @@ def off_diagonal(array: np.ndarray) -> np.ndarray:
     return a[..., keep]
 
 
+def edge_arrays(scores, truth, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(scores, truth)`` as ``(shop, cause, effect)`` arrays (a ``(cause, effect)`` pair
+    is one shop); raises `DataValidationError` naming ``name`` unless they have the same
+    square shape."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(truth)
+    if s.ndim == 2 and y.ndim == 2:
+        s, y = s[None], y[None]
+    if s.ndim != 3 or y.shape != s.shape or s.shape[1] != s.shape[2]:
+        raise DataValidationError(
+            f"{name} needs scores and truth of the same shape (shop, cause, effect) "
+            f"with cause == effect, got {np.shape(scores)} and {np.shape(truth)}"
+        )
+    return s, y
+
+
 def edge_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float | int]:
     """Edge-recovery metrics of ``scores`` against the true graphs.
 
@@ -90,15 +106,7 @@ def edge_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float | int
     Raises:
         DataValidationError: shapes differ or are not square in (cause, effect).
     """
-    s = np.asarray(scores, dtype=float)
-    y = np.asarray(truth)
-    if s.ndim == 2 and y.ndim == 2:
-        s, y = s[None], y[None]
-    if s.ndim != 3 or y.shape != s.shape or s.shape[1] != s.shape[2]:
-        raise DataValidationError(
-            "edge_metrics needs scores and truth of the same shape (shop, cause, effect) "
-            f"with cause == effect, got {np.shape(scores)} and {np.shape(truth)}"
-        )
+    s, y = edge_arrays(scores, truth, "edge_metrics")
     s_off = off_diagonal(s)  # (shop, pairs)
     y_off = off_diagonal(y).astype(bool)
     per_shop = [
