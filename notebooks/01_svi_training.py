@@ -188,8 +188,9 @@ for name, row in table.iterrows():
 # **How to read the graph.** Nodes sit on a circle with GMV (orange) on the right. An
 # arrow cause → effect is **solid** when the edge is *present* (P(edge) ≥ 0.8) and
 # **dashed** when it is uncertain; thicker arrows are more probable, and each arrow is
-# labelled with its P(edge). `plot_graph` hides edges with P ≤ 0.2 (its `absent`
-# argument). With calibrated probabilities nearly every pair is close to 0 or 1, so the
+# labelled with its P(edge). `plot_graph` draws the edges with P > 0.5, more likely
+# than not (its `draw_above` argument; edges at or below `absent` = 0.2 are never
+# drawn). With calibrated probabilities nearly every pair is close to 0 or 1, so the
 # drawing shows the edges the model believes in and few dashed ones.
 
 # %%
@@ -204,7 +205,7 @@ print(
     f"per-shop AUROC: min {np.nanmin(per_shop_auroc):.3f}, median {median:.3f}, "
     f"max {np.nanmax(per_shop_auroc):.3f}; showing {SHOP} (AUROC {per_shop_auroc[s]:.3f})"
 )
-plotting.plot_graph(idata, SHOP)  # edges with P(edge) <= 0.2 are not drawn
+plotting.plot_graph(idata, SHOP)  # edges with P(edge) <= 0.5 are not drawn
 
 
 # %% [markdown]
@@ -240,10 +241,12 @@ true_vs_learned(s)
 # lists every true edge before any non-edge. Confident false edges usually join two
 # nodes driven by the same channel: their histories move together, so one seems to
 # predict the other (the usual limit of Granger causality when the common driver's
-# effect is delayed differently). Missed edges (a true edge with a low P(edge)) are
-# usually weak edges into a node with many parents, whose share of the effect's
-# movement is small; with calibrated probabilities such an edge is reported as
-# probably absent rather than as a middling score.
+# effect is delayed differently). In the full-size run shown, the one confident false
+# edge is `gmv → spend_6`, the reverse of the true `spend_6 → gmv`, and `spend_9`
+# drives both. Missed edges (a true edge with a low P(edge)) are often edges into a node
+# with many parents, each of which explains only a small share of its movement: here
+# the two missed edges both point into `spend_10`, which has four. With calibrated
+# probabilities such an edge is reported as probably absent, not as a middling score.
 
 # %%
 names = np.asarray(data.node_names, dtype=object)

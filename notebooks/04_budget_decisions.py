@@ -204,7 +204,16 @@ right.set_title("indirect part (orange: a true path through another channel)")
 fig
 
 # %% [markdown]
-# The model ranks channels well; the sizes are rougher. Switching a channel off takes its
+# The model ranks channels well: at full size the rank correlation with the true total
+# effects is about 0.90 over all (shop, channel) pairs and 0.85 within shops. The
+# indirect parts separate too: where the true graph has no path through another
+# channel they average about 175 (true: 0), against about 4,500 where it has one
+# (true: about 3,200). Both improved with the calibrated edge guide (0.86 and about
+# 1,400 with the previous one), most likely because far fewer false edges now carry
+# effects around the graph.
+#
+# The sizes are rougher: in the left panel the points lie along a line steeper than the
+# diagonal, so switch-off effects are overstated. Switching a channel off takes its
 # spend far below anything observed, where the model's linear lag term extrapolates while
 # the simulated response saturates (the decision tools keep GMV inside the model's S-curve
 # range, which limits, but does not remove, the overshoot). Lean on the ranking and on the
@@ -328,11 +337,13 @@ print(f"HTML report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
 # %% [markdown]
 # ## Takeaways
 #
-# * Contributions through the graph rank channels like the truth and separate direct from
-#   funnel (indirect) effects; the sizes of full switch-offs are overstated, so lean on
-#   rankings and marginal ROAS.
+# * Contributions through the graph rank channels like the truth (Spearman about 0.90)
+#   and separate direct from funnel (indirect) effects; the sizes of full switch-offs
+#   are overstated, so lean on rankings and marginal ROAS.
 # * The optimizer keeps every plan within the budget and the bounds and reports the lift
 #   with its uncertainty; with mediators in the data it also says how much of the lift
-#   depends on them.
+#   depends on them (about a quarter here). Its HDI covers only the graph draws, not the
+#   overstated sizes: the expected lift of the plan above (nearly as large as the GMV
+#   expected at current spend) says where to move money, not how much GMV it will bring.
 # * Every number here is a statement about the model: check its graphs (notebooks 1 and
 #   3) and its predictions (notebook 2) before acting on them.
