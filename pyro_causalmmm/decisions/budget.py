@@ -102,7 +102,8 @@ class BudgetConfig:
     step: first step, as a share of the widest multiplier range. A step that raises the
         objective is kept and the next one doubled; one that does not is undone and the
         step quartered (the search stops when it falls below 1e-4 of the range).
-    seed, hdi_prob: as in :class:`pyro_causalmmm.decisions.contributions.DecisionConfig`.
+    seed, hdi_prob, coefficient_draws: as in
+        :class:`pyro_causalmmm.decisions.contributions.DecisionConfig`.
     """
 
     budget: float
@@ -116,6 +117,7 @@ class BudgetConfig:
     iterations: int = 12
     step: float = 0.5
     seed: int = 0
+    coefficient_draws: bool = True
     hdi_prob: float = 0.9
 
     def __post_init__(self) -> None:

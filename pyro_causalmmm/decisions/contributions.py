@@ -248,7 +248,11 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
     of absolute true totals: 0 is perfect, 1 is an error the size of the effects),
     ``indirect_unmediated`` and ``indirect_mediated`` (mean absolute estimated indirect
     effect over pairs without / with a true path through another channel, when ``truth``
-    has a ``mediated`` column), and ``pairs``.
+    has a ``mediated`` column), ``pairs``, and the effect-size measures of the
+    marketing issue: ``hdi_coverage`` (share of pairs whose true total lies inside the
+    contribution HDI), ``median_abs_log_ratio`` (median ``|log(est / true)|`` over pairs
+    whose true total is positive and estimate has its sign) and ``sign_errors`` (pairs
+    with a positive true total estimated < 0).
     """
     est = estimated.assign(shop=estimated["shop"].astype(str))
     tru = truth.assign(shop=truth["shop"].astype(str))
@@ -263,7 +267,20 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "total_error": float(np.abs(m["contribution"] - m["total"]).sum() / scale),
         "direct_error": float(np.abs(m["direct"] - m["direct_true"]).sum() / scale),
         "indirect_error": float(np.abs(m["indirect"] - m["indirect_true"]).sum() / scale),
+        "hdi_coverage": float(
+            (
+                (m["total"] >= m["contribution_hdi_low"])
+                & (m["total"] <= m["contribution_hdi_high"])
+            ).mean()
+        ),
+        "sign_errors": int(((m["total"] > 0) & (m["contribution"] < 0)).sum()),
     }
+    pos = (m["total"] > 0) & (m["contribution"] > 0)
+    out["median_abs_log_ratio"] = (
+        float(np.median(np.abs(np.log(m.loc[pos, "contribution"] / m.loc[pos, "total"]))))
+        if pos.any()
+        else float("nan")
+    )
     if "mediated" in m:
         med = m["mediated"].astype(bool)
         out["indirect_unmediated"] = float(np.abs(m.loc[~med, "indirect"]).mean())

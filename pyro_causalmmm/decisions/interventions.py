@@ -100,6 +100,7 @@ def prepare_world(
     keep: torch.Tensor | None = None,
     redraw: Callable[[int], torch.Tensor] | None = None,
     max_tries: int = 25,
+    coef_noise: Callable[[int], torch.Tensor] | None = None,
 ) -> World:
     """Teacher-forced pass of the responders ``nodes`` (default: every node) on the observed
     values for every graph draw, the linear coefficients given each draw, and the
@@ -109,9 +110,13 @@ def prepare_world(
     ``adj`` ``(S, B, D, D)``, ``floor`` and ``ceiling`` ``(B, D)`` the limits of
     responding nodes (default: none; see the module docstring). The decoder's
     messages read the observed windows, which all draws share, so they are computed once
-    per step. The linear coefficients are the conditional posterior mean
-    ``beta = A^{-1} G^T r / sigma^2``, ``A = G^T G / sigma^2 + I / s^2``, ``r`` the decoder
-    residuals over the scored steps.
+    per step. The linear coefficients have the conditional posterior
+    ``N(A^{-1} G^T r / sigma^2, A^{-1})``, ``A = G^T G / sigma^2 + I / s^2``, ``r`` the
+    decoder residuals over the scored steps: with ``coef_noise`` one draw of them per graph
+    draw (so effects carry the coefficients' uncertainty, not only the graph's), without
+    it their mean. ``coef_noise(attempt)`` returns ``(S, B, D, P)`` standard normals
+    (:func:`~pyro_causalmmm.decisions.worlds.coefficient_noise`); attempt -1 for the
+    first pass, 0, 1, ... for redrawn draws.
 
     ``keep`` ``(Q, D)`` bool lists the responder sets of the scenarios to be run (default:
     ``nodes``); a (draw, shop) with :func:`subsystem_radius` ``>= 1`` for any of them is
@@ -128,7 +133,8 @@ def prepare_world(
     keep_sets = torch.zeros(1, D, dtype=torch.bool) if keep is None else keep.clone()
     if keep is None:
         keep_sets[0, nodes] = True
-    world = _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling)
+    noise = None if coef_noise is None else coef_noise(-1)
+    world = _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling, noise)
     bad = (subsystem_radius(world, keep_sets) >= 1).any(-1)  # (S, B)
     if redraw is not None and bool(bad.any()):  # own copies: the fixes are written in place
         world = dataclasses.replace(
@@ -154,6 +160,7 @@ def prepare_world(
             start,
             floor[b_idx],
             ceiling[b_idx],
+            None if coef_noise is None else coef_noise(attempt)[s_idx, b_idx][None],
         )
         world.adj[s_idx, b_idx] = fresh[0]
         world.fact[s_idx, b_idx] = part.fact[0]

@@ -54,7 +54,12 @@ from pyro_causalmmm.decisions.budget import (
     project_budget,
 )
 from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world, rollout_future
-from pyro_causalmmm.decisions.scenarios import _redraw_seed, limits, spend_channels
+from pyro_causalmmm.decisions.scenarios import (
+    _redraw_seed,
+    coefficient_noise_source,
+    limits,
+    spend_channels,
+)
 from pyro_causalmmm.posterior.stats import hdi
 
 __all__ = [
@@ -102,6 +107,7 @@ class _Problem:
             ceiling=limits(data)[1],
             keep=keep,
             redraw=redraw,
+            coef_noise=coefficient_noise_source(model, config, config.draws, data.n_shops),
         )
         last = data.context[np.arange(data.n_shops), data.lengths - 1]
         fut = (last - mmm.context_loc) / mmm.context_scale

@@ -6,7 +6,6 @@
 Shapes: windows ``(shop, time)`` bool; gains ``(scenario, draw, shop)`` in the target's units.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,12 +18,14 @@ import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.decisions.interventions import counterfactual, graph_draws, prepare_world
+from pyro_causalmmm.decisions.worlds import coefficient_noise
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 DRAWS = 20
 HDI_PROB = 0.9
 MARGINAL_STEP = 0.01
 RESPONSE_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+
 
 @dataclass(frozen=True)
 class DecisionConfig:
@@ -36,6 +37,10 @@ class DecisionConfig:
     marginal_step: h, the relative spend increase behind marginal ROAS.
     rows: (scenario x draw x shop) rows simulated at once; bounds memory and keeps the
         arrays cache-sized (results do not depend on it).
+    coefficient_draws: each graph draw also draws the linear lag coefficients from their
+        conditional posterior, so contributions, ROAS and response curves carry the
+        effect sizes' uncertainty and not only the graph's (False: coefficients at their
+        posterior mean, the intervals of version 0.1).
     """
 
     draws: int = DRAWS
@@ -43,6 +48,7 @@ class DecisionConfig:
     hdi_prob: float = HDI_PROB
     marginal_step: float = MARGINAL_STEP
     rows: int = 512
+    coefficient_draws: bool = True
 
     def __post_init__(self) -> None:
         def is_int(v) -> bool:
@@ -322,6 +328,24 @@ def intervene(
 # ----------------------------------------------------------------------------- results
 
 
+def coefficient_noise_source(model, config, draws: int, shops: int):
+    """``noise(attempt) -> (draw, shop, node, P)`` for :func:`prepare_world`'s coefficient
+    draws over all ``shops`` (None when ``config.coefficient_draws`` is off); seeded from
+    ``config.seed`` on a stream of its own (not the graph draws' stream)."""
+    if not getattr(config, "coefficient_draws", True) or model.config.linear_lags == 0:
+        return None
+    first = coefficient_noise(config.seed + 10_000_019, draws, shops, model)
+
+    def noise(attempt: int) -> torch.Tensor:
+        if attempt < 0:
+            return first
+        return coefficient_noise(
+            _redraw_seed(config.seed, attempt) + 10_000_019, draws, shops, model
+        )
+
+    return noise
+
+
 def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config):
     """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
     world prepared from its chunk's first window step; unstable graph draws are redrawn
@@ -329,6 +353,7 @@ def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, conf
     ``window`` ``(shop, time)`` bool."""
     S, B = adj.shape[0], x.shape[0]
     shop_chunk = max(1, config.rows // S)
+    noise = coefficient_noise_source(model, config, S, B)
     for lo in range(0, B, shop_chunk):
         sl = slice(lo, min(lo + shop_chunk, B))
         start = int(np.flatnonzero(window[sl].any(0))[0])
@@ -349,5 +374,6 @@ def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, conf
                 ceiling=ceiling[sl],
                 keep=keep,
                 redraw=redraw,
+                coef_noise=None if noise is None else (lambda a, sl=sl: noise(a)[:, sl]),
             ),
         )

@@ -5,7 +5,6 @@ shops and edges, and the stability radius of a subsystem.
 Shapes: ``(draw, shop, time, node)`` for paths, ``(draw, shop, cause, effect)`` for graphs.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -248,9 +247,23 @@ def end_window(x: torch.Tensor, lengths: torch.Tensor, k: int) -> torch.Tensor:
     return _windows(x, lengths, k)
 
 
+def coefficient_noise(seed: int, draws: int, shops: int, model) -> torch.Tensor:
+    """Standard normal noise ``(draw, shop, node, node * lags + 1)`` behind the linear
+    coefficient draws of :func:`prepare_world`; one generator per ``seed`` over all shops,
+    so a shop's draws do not depend on how shops are chunked."""
+    D, L = model.n_nodes, model.config.linear_lags
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.randn(draws, shops, D, D * L + 1, generator=gen)
+
+
 @torch.no_grad()
-def _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling) -> World:
-    """The world of :func:`prepare_world` for given draws ``adj`` (no stability check)."""
+def _teacher_forced(
+    model, x, mask, context, adj, nodes, start, floor, ceiling, coef_noise=None
+) -> World:
+    """The world of :func:`prepare_world` for given draws ``adj`` (no stability check).
+    ``coef_noise`` None: the linear coefficients at their conditional posterior mean; a
+    tensor ``(S, B, D, P)`` (:func:`coefficient_noise`): one draw of them per graph draw
+    from that posterior."""
     cfg = model.config
     dec = model.decoder
     S = adj.shape[0]
@@ -294,8 +307,13 @@ def _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling) 
     gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
     sigma = model.sigma[nodes]
     A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
-    beta = torch.cholesky_solve((gates * xtr)[..., None], torch.linalg.cholesky(A)).squeeze(-1)
-    coef = gates * beta / (sigma**2)[:, None]
+    chol = torch.linalg.cholesky(A)
+    beta = torch.cholesky_solve((gates * xtr)[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
+    if coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
+        eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
+        upper = chol.transpose(-1, -2)
+        beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
+    coef = gates * beta
     fact = mean + torch.einsum("btp,sbrp->sbtr", X, coef)
     return dataclasses.replace(world, coef=coef, fact=fact)
 
@@ -327,4 +345,3 @@ def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
             comp[..., n:, : n * (L - 1)] = torch.eye(n * (L - 1))
         out[..., q] = torch.linalg.eigvals(comp.double()).abs().amax(-1).float()
     return out
-
