@@ -175,7 +175,26 @@ def test_parser_has_one_subparser_per_command():
     parser = build_parser()
     args = parser.parse_args(["validate", "x.csv"])
     assert args.func.__name__ == "_cmd_validate"
-    assert (args.shop, args.time, args.target, args.fill) == ("shop", "time", "gmv", None)
+    # --shop unset: the column 'shop' if the file has one, else the file is one shop
+    assert (args.shop, args.time, args.target, args.fill) == (None, "time", "gmv", None)
+
+
+def test_one_brand_file_validates_as_one_shop(tmp_path, capsys):
+    import datetime as dt
+
+    start = dt.date(2020, 1, 6)
+    rows = ["DATE,tv_S,search_S,revenue"] + [
+        f"{start + dt.timedelta(weeks=k)},{10 + k % 7},{5 + k % 3},{100 + (k * 7) % 23}"
+        for k in range(12)
+    ]
+    path = tmp_path / "brand.csv"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, err = run_main(
+        capsys,
+        ["validate", str(path), "--time", "DATE", "--target", "revenue", "--min-length", "5"],
+    )
+    assert code == 0, err
+    assert "1 shop," in out and "brand" in out
 
 
 def test_meridian_file_validates_via_cli(capsys):

@@ -509,3 +509,37 @@ def test_meridian_file_validates():
     ]
     assert data.freq == pd.Timedelta(days=7)
     assert np.isfinite(data.scaled_values).all()
+
+
+def _one_brand_frame(n=30):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "DATE": pd.date_range("2020-01-06", periods=n, freq="W-MON").strftime("%Y-%m-%d"),
+            "tv_S": rng.gamma(2.0, 10.0, n),
+            "revenue": 100 + rng.normal(0, 5, n).cumsum() + 50,
+        }
+    )
+
+
+def test_a_file_without_shop_column_is_one_shop_named_after_it(tmp_path):
+    path = tmp_path / "brand_weekly.csv"
+    _one_brand_frame().to_csv(path, index=False)
+    data = MarketingMixData.from_csv(path, time="DATE", target="revenue")
+    assert data.shop_ids == ["brand_weekly"] and data.n_shops == 1
+    assert data.channel_names == ["tv_S"]
+    assert "brand_weekly" in data.summary()
+
+
+def test_a_frame_without_shop_column_is_one_shop():
+    data = MarketingMixData.from_frame(_one_brand_frame(), time="DATE", target="revenue")
+    assert data.shop_ids == ["all"] and data.node_names == ["tv_S", "revenue"]
+    named = MarketingMixData.from_frame(
+        _one_brand_frame(), time="DATE", target="revenue", one_shop="brand_x"
+    )
+    assert named.shop_ids == ["brand_x"]
+
+
+def test_a_named_shop_column_that_is_missing_is_still_an_error():
+    with pytest.raises(DataValidationError, match="missing shop column 'geo'"):
+        MarketingMixData.from_frame(_one_brand_frame(), shop="geo", time="DATE", target="revenue")

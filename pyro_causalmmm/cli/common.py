@@ -55,7 +55,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     from pyro_causalmmm.data import FILL_METHODS
 
     parser.add_argument("data", help="long CSV: one row per (shop, time)")
-    parser.add_argument("--shop", default="shop", metavar="COL", help="shop id column (shop)")
+    parser.add_argument(
+        "--shop",
+        default=None,
+        metavar="COL",
+        help="shop id column (default: 'shop' if the file has it, else the whole file is one "
+        "shop, named after the file)",
+    )
     parser.add_argument("--time", default="time", metavar="COL", help="time column (time)")
     parser.add_argument("--target", default="gmv", metavar="COL", help="target column (gmv)")
     parser.add_argument(

@@ -186,7 +186,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             draws=args.draws,
             seed=args.seed,
             plan=args.plan,
-            plan_shop=args.shop,
+            plan_shop=args.shop or "shop",
             plan_time=args.time,
             **kw,
         )

@@ -32,6 +32,11 @@ from pyro_causalmmm.errors import ConfigError, DataValidationError
 # ----------------------------------------------------------------------------- container
 
 
+DEFAULT_SHOP = "shop"  # the shop column taken when none is named
+ONE_SHOP = "all"  # id of the one shop of a frame without a shop column
+ONE_SHOP_COLUMN = "\x00shop"  # the column that holds it (no user column is named so)
+
+
 def _readonly(array: Any, dtype: Any) -> np.ndarray:
     out = np.array(array, dtype=dtype, copy=True)
     out.setflags(write=False)
@@ -108,7 +113,7 @@ class MarketingMixData:
     def from_frame(
         cls,
         df: pd.DataFrame,
-        shop: str = "shop",
+        shop: str | None = None,
         time: str = "time",
         target: str = "gmv",
         channels: Sequence[str] | None = None,
@@ -116,13 +121,17 @@ class MarketingMixData:
         spend: Sequence[str] | None = None,
         fill: str | None = None,
         min_length: int = 10,
+        one_shop: str = ONE_SHOP,
     ) -> MarketingMixData:
         """Validate a long data frame (one row per (shop, time)) and pad it into arrays.
 
         Args:
             df: the data; row numbers in messages are 1-based positions in ``df``.
             shop, time, target: column names (``target`` defaults to ``gmv``, the
-                simulator's name).
+                simulator's name). ``shop=None`` (the default) takes the column ``shop``
+                if there is one, and otherwise reads the whole file as ONE shop (a
+                one-brand file such as Robyn's), whose id is ``one_shop``; a ``shop``
+                that is named but missing is an error.
             channels: channel columns in node order; None means every numeric column
                 other than shop/time/target/context, in file order.
             context: context columns (static per shop or time-varying).
@@ -135,6 +144,11 @@ class MarketingMixData:
             DataValidationError: the data breaks a rule of the module docstring.
             ConfigError: ``fill`` or ``min_length`` is not allowed.
         """
+        if shop is None:
+            shop = DEFAULT_SHOP
+            if isinstance(df, pd.DataFrame) and DEFAULT_SHOP not in df.columns.astype(str):
+                df = df.assign(**{ONE_SHOP_COLUMN: str(one_shop)})
+                shop = ONE_SHOP_COLUMN
         return cls(
             **frame_fields(df, shop, time, target, channels, context, spend, fill, min_length)
         )
@@ -143,7 +157,7 @@ class MarketingMixData:
     def from_csv(
         cls,
         path: str | Path,
-        shop: str = "shop",
+        shop: str | None = None,
         time: str = "time",
         target: str = "gmv",
         channels: Sequence[str] | None = None,
@@ -158,15 +172,17 @@ class MarketingMixData:
         data rows (line number minus the header line). Export artifacts that lose nothing
         are accepted: a BOM, trailing empty rows (``,,,``), trailing empty columns and
         trailing separators on data rows. A file separated by ``;`` or tabs, and extra
-        non-empty fields beyond the header, are errors that say so.
+        non-empty fields beyond the header, are errors that say so. A file without a
+        shop column (and ``shop=None``) is one shop named after the file (its stem).
         """
         file = Path(path)
         if not file.is_file():
             what = "is a directory, not a file" if file.is_dir() else "not found"
             raise DataValidationError(f"data file '{file}' {what}; check the path")
         return cls.from_frame(
-            _read_csv(file, shop),
+            _read_csv(file, DEFAULT_SHOP if shop is None else shop),
             shop=shop,
+            one_shop=file.stem,
             time=time,
             target=target,
             channels=channels,

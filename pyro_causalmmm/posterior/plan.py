@@ -10,7 +10,8 @@ data file, then one column per planned channel, in the user's units::
 Rules (each violation is a `DataValidationError` naming the shop, date, row or column):
 
 - channel columns must be channels of the data (the target and context cannot be planned);
-- shops must be shops of the data; dates must be among the ``horizon`` steps after that
+- shops must be shops of the data (a plan for one-shop data needs no shop column);
+  dates must be among the ``horizon`` steps after that
   shop's last observed step (the forecast window), each (shop, date) at most once;
 - values are finite numbers, and spend channels are >= 0;
 - a channel missing from the plan, an empty cell, or a (shop, date) without a row is
@@ -90,6 +91,8 @@ def read_plan(
         plan = pd.read_csv(path, dtype={shop: str})
     if {"channel", "planned_spend"} <= set(plan.columns) and time not in plan.columns:
         plan = _from_budget_plan(plan, data, horizon, shop, time)
+    if shop not in plan.columns and data.n_shops == 1:  # a one-brand plan
+        plan = plan.assign(**{shop: str(data.shop_ids[0])})
     for role, col in (("shop", shop), ("time", time)):
         if col not in plan.columns:
             raise DataValidationError(
