@@ -342,8 +342,8 @@ print(f"HTML report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")
 #   are overstated, so lean on rankings and marginal ROAS.
 # * The optimizer keeps every plan within the budget and the bounds and reports the lift
 #   with its uncertainty; with mediators in the data it also says how much of the lift
-#   depends on them (about a quarter here). Its HDI covers only the graph draws, not the
-#   overstated sizes: the expected lift of the plan above (nearly as large as the GMV
+#   depends on them (about a quarter here). Its HDI covers the graph draws and the linear
+#   coefficients' posterior, but not the decoder's weights or the overstated sizes: the expected lift of the plan above (nearly as large as the GMV
 #   expected at current spend) says where to move money, not how much GMV it will bring.
 # * Every number here is a statement about the model: check its graphs (notebooks 1 and
 #   3) and its predictions (notebook 2) before acting on them.
