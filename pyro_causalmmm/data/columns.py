@@ -13,13 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pyro_causalmmm.data.roles import is_spend_name
 from pyro_causalmmm.errors import DataValidationError
 
 FILL_METHODS = ("ffill", "zero", "interpolate")
 """Allowed values of ``fill``."""
 
 SPEND_PATTERN = re.compile(r"spend|cost", re.IGNORECASE)
-"""Channel names matching this are spend columns (checked >= 0) unless ``spend`` is given."""
+DEFAULT_SHOP = "shop"  # the shop column taken when none is named
+ONE_SHOP = "all"  # id of the one shop of a frame without a shop column
+ONE_SHOP_COLUMN = "\x00shop"  # the column that holds it (no user column is named so)
+"""Channel names matching this are spend columns (checked >= 0) unless ``spend`` is given;
+so are Robyn's ``*_S`` and Meridian's ``*_spend`` (see ``data.roles.is_spend_name``)."""
 
 Freq = pd.Timedelta | pd.offsets.BaseOffset | int
 """Time step: a `pd.Timedelta` (daily, weekly, ...), a calendar-month offset, or an int step."""
@@ -239,7 +244,7 @@ def _select_columns(
 
     spend_names = _as_name_list(spend, "spend")
     if spend_names is None:
-        spend_names = [c for c in channel_names if SPEND_PATTERN.search(c)]
+        spend_names = [c for c in channel_names if is_spend_name(c)]
     else:
         for name in spend_names:
             if name not in channel_names:

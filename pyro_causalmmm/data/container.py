@@ -10,7 +10,6 @@ target) and per context variable. `MarketingMixData.from_frame` /
 - ``context`` ``(shop, time, context)`` float64, zero-padded.
 """
 
-
 from __future__ import annotations
 
 import functools
@@ -22,7 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pyro_causalmmm.data.columns import Freq, _fmt_names, _fmt_time, _shop, describe_freq
+from pyro_causalmmm.data.columns import (
+    DEFAULT_SHOP,
+    ONE_SHOP,
+    ONE_SHOP_COLUMN,
+    Freq,
+    _fmt_names,
+    _fmt_time,
+    _shop,
+    describe_freq,
+)
 from pyro_causalmmm.data.consistency import check_consistency, check_scaling
 from pyro_causalmmm.data.frame import frame_fields
 from pyro_causalmmm.data.reading import _read_csv
@@ -30,11 +38,6 @@ from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_sc
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 # ----------------------------------------------------------------------------- container
-
-
-DEFAULT_SHOP = "shop"  # the shop column taken when none is named
-ONE_SHOP = "all"  # id of the one shop of a frame without a shop column
-ONE_SHOP_COLUMN = "\x00shop"  # the column that holds it (no user column is named so)
 
 
 def _readonly(array: Any, dtype: Any) -> np.ndarray:
@@ -81,6 +84,7 @@ class MarketingMixData:
     scaling: Scaling | None = None
     spend_names: list[str] = field(default_factory=list)
     filled_steps: np.ndarray | None = None
+    column_roles: dict[str, str] = field(default_factory=dict)
     node_names: list[str] = field(init=False)
 
     # ------------------------------------------------------------------ validation
@@ -354,6 +358,12 @@ class MarketingMixData:
             f"  context ({self.n_context}): {_fmt_names(self.context_names, 20)}"
             + (f"; static per shop: {_fmt_names(self.static_context)}" if self.n_context else ""),
         ]
+        if self.column_roles:
+            lines.append(f"  columns of the file ({len(self.column_roles)}):")
+            items = list(self.column_roles.items())
+            lines += [f"    {name}: {role}" for name, role in items[:40]]
+            if len(items) > 40:
+                lines.append(f"    ... and {len(items) - 40} more")
         total_filled = int(self.filled_steps.sum())
         if total_filled:
             lines.append(
@@ -365,4 +375,3 @@ class MarketingMixData:
             "context z-scored over all shops"
         )
         return "\n".join(lines)
-

@@ -57,6 +57,7 @@ from pyro_causalmmm.data.columns import (
     _MIN_TARGET_SPREAD,
     _SHOW,
     FILL_METHODS,
+    ONE_SHOP_COLUMN,
     _check_finite,
     _check_magnitude,
     _check_non_negative,
@@ -65,6 +66,7 @@ from pyro_causalmmm.data.columns import (
     _select_columns,
     _shop,
 )
+from pyro_causalmmm.data.roles import column_roles
 from pyro_causalmmm.data.timegrid import (
     _infer_freq,
     _parse_shops,
@@ -243,4 +245,14 @@ def frame_fields(
         lengths=lengths,
         spend_names=spend_names,
         filled_steps=np.array(filled, dtype=np.int64),
+        column_roles=column_roles(
+            [str(c) for c in df.columns if c != ONE_SHOP_COLUMN],
+            None if shop == ONE_SHOP_COLUMN else shop,
+            time,
+            target,
+            channel_names,
+            context_names,
+            spend_names,
+            inferred=channels is None,
+        ),
     )
