@@ -747,6 +747,10 @@ def main(argv=None) -> int:
                     help="run PCMCI on a draw only if its estimate is at most this "
                          f"(default {PCMCI_BUDGET_MIN})")
     ap.add_argument("--aggregate-only", action="store_true", help="run nothing, rebuild outputs")
+    ap.add_argument("--code-version", metavar="V",
+                    help="use the rows measured at code version V (as recorded in them) "
+                    "instead of the current one, e.g. to rebuild the outputs of a run that "
+                    "finished before later commits; with --aggregate-only")
     args = ap.parse_args(argv)
     quick = bool(args.quick)
     seeds = args.seeds or ([0] if quick else list(SEEDS))
@@ -764,7 +768,7 @@ def main(argv=None) -> int:
     one_thread()
     import pyro_causalmmm.api  # noqa: F401 - imported before the digest: the code that runs
 
-    version, digest = code_version(), source_digest()
+    version, digest = args.code_version or code_version(), source_digest()
     pdir = parts_dir(quick)
     if args.fresh and not args.aggregate_only:
         stamp = time.strftime("%Y%m%d-%H%M%S")
