@@ -188,6 +188,17 @@ def test_spearman_and_comparison():
     assert out["spearman_total"] == pytest.approx(1.0)
     assert out["total_error"] == 0 and out["indirect_unmediated"] == 0
     assert out["indirect_mediated"] == 1.0
+    assert out["sign_errors"] == 0 and out["median_abs_log_ratio"] == 0
+    assert "hdi_coverage" not in out  # no interval columns given
+    wide = est.assign(
+        contribution=[2.0, 2.0, -1.0, 0.0],
+        contribution_hdi_low=[0.5, 2.5, -2.0, -1.0],
+        contribution_hdi_high=[1.5, 3.0, 4.0, 1.0],
+    )
+    out = co.compare_with_truth(wide, tru)
+    assert out["hdi_coverage"] == 0.75  # (a, y): true 2 lies outside [2.5, 3]
+    assert out["sign_errors"] == 1  # (b, x): true 3, estimated -1
+    assert out["median_abs_log_ratio"] == pytest.approx(np.median([np.log(2.0), 0.0]))
 
 
 # ----------------------------------------------------------------------------- plots

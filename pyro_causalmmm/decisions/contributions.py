@@ -250,7 +250,8 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
     effect over pairs without / with a true path through another channel, when ``truth``
     has a ``mediated`` column), ``pairs``, and the effect-size measures of the
     marketing issue: ``hdi_coverage`` (share of pairs whose true total lies inside the
-    contribution HDI), ``median_abs_log_ratio`` (median ``|log(est / true)|`` over pairs
+    contribution HDI, when ``estimated`` has it), ``median_abs_log_ratio`` (median
+    ``|log(est / true)|`` over pairs
     whose true total is positive and estimate has its sign) and ``sign_errors`` (pairs
     with a positive true total estimated < 0).
     """
@@ -267,14 +268,13 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
         "total_error": float(np.abs(m["contribution"] - m["total"]).sum() / scale),
         "direct_error": float(np.abs(m["direct"] - m["direct_true"]).sum() / scale),
         "indirect_error": float(np.abs(m["indirect"] - m["indirect_true"]).sum() / scale),
-        "hdi_coverage": float(
-            (
-                (m["total"] >= m["contribution_hdi_low"])
-                & (m["total"] <= m["contribution_hdi_high"])
-            ).mean()
-        ),
         "sign_errors": int(((m["total"] > 0) & (m["contribution"] < 0)).sum()),
     }
+    if {"contribution_hdi_low", "contribution_hdi_high"} <= set(m.columns):
+        inside = (m["total"] >= m["contribution_hdi_low"]) & (
+            m["total"] <= m["contribution_hdi_high"]
+        )
+        out["hdi_coverage"] = float(inside.mean())
     pos = (m["total"] > 0) & (m["contribution"] > 0)
     out["median_abs_log_ratio"] = (
         float(np.median(np.abs(np.log(m.loc[pos, "contribution"] / m.loc[pos, "total"]))))
