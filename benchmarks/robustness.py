@@ -347,15 +347,26 @@ def output_stem(quick: bool) -> tuple[Path, Path]:
     return HERE / "robustness_results.json", HERE / "robustness.md"
 
 
+BASELINES_FROM: str | None = None  # --baselines-from: a version whose baseline rows count
+
+
 def load_rows(quick: bool, version: str, fam_source: str) -> dict[tuple, dict]:
     """The last row of each (family, seed, method) of ``version`` (and of the same family
-    registry: the stand-in "paper" is another draw) in the parts files."""
+    registry: the stand-in "paper" is another draw) in the parts files; with
+    ``--baselines-from V`` the rows of every method but CausalMMM measured at V count too
+    (the baselines do not run library model code; the rows keep their own version)."""
     out = {}
     for path in sorted(parts_dir(quick).glob("*.jsonl")):
         for row in read_jsonl(path):
-            if (row.get("code_version") == version and bool(row.get("quick")) == quick
-                    and row.get("families_source") == fam_source):
-                out[(row["family"], row["seed"], row["method"])] = row
+            ver = row.get("code_version")
+            ok = ver == version or (
+                BASELINES_FROM is not None and ver == BASELINES_FROM
+                and row.get("method") != "causalmmm"
+            )
+            if ok and bool(row.get("quick")) == quick and row.get("families_source") == fam_source:
+                key = (row["family"], row["seed"], row["method"])
+                if key not in out or ver == version:
+                    out[key] = row
     return out
 
 
@@ -639,7 +650,10 @@ def write_outputs(quick: bool, version: str, fam_source: str, fams: dict, rows: 
     md = [
         title, "",
         f"Code version `{version}` (library source digest {', '.join(digests)}); families "
-        f"from {fam_source}.  ",
+        f"from {fam_source}."
+        + (f" Baseline rows (every method but CausalMMM) from code version `{BASELINES_FROM}`"
+           " (same simulators and baselines; only the model changed)." if BASELINES_FROM
+           else "") + "  ",
         f"Commands: `{commands[0]}` (`make bench{'-quick' if quick else ''}`; the last "
         f"run: `{commands[1]}`; rows of earlier runs of this code version are kept).  ",
         f"Machine: {machine}", "",
@@ -747,6 +761,10 @@ def main(argv=None) -> int:
                     help="run PCMCI on a draw only if its estimate is at most this "
                          f"(default {PCMCI_BUDGET_MIN})")
     ap.add_argument("--aggregate-only", action="store_true", help="run nothing, rebuild outputs")
+    ap.add_argument("--baselines-from", metavar="V",
+                    help="count the baseline rows (every method but CausalMMM) measured at "
+                    "code version V: they run no library model code, so a change of the model "
+                    "needs only CausalMMM re-run (say so when quoting the matrix)")
     ap.add_argument("--code-version", metavar="V",
                     help="use the rows measured at code version V (as recorded in them) "
                     "instead of the current one, e.g. to rebuild the outputs of a run that "
@@ -768,6 +786,8 @@ def main(argv=None) -> int:
     one_thread()
     import pyro_causalmmm.api  # noqa: F401 - imported before the digest: the code that runs
 
+    global BASELINES_FROM
+    BASELINES_FROM = args.baselines_from
     version, digest = args.code_version or code_version(), source_digest()
     pdir = parts_dir(quick)
     if args.fresh and not args.aggregate_only:

@@ -9,7 +9,8 @@ With ``calibrate_edges`` (the default) an edge's logit is
 the monotone empirical-Bayes log-odds curve of effect node j fitted across the training
 shops (``calibration``; stored as the buffer ``curve``), and the NRI encoder's output a
 bounded correction that starts at 0 (training may move an edge's log-odds by at most
-``bound``, so it cannot overrule strong evidence). Without it (the previous guide) the logit is
+``bound = correction_bound``, so it cannot overrule strong evidence; 0 by default).
+Without ``calibrate_edges`` (the previous guide) the logit is
 ``logit(p0) + w * log BF_ij + MLP_ij``.
 """
 
