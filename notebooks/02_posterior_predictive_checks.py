@@ -264,12 +264,12 @@ bt_table[bt_table["shop"] == str(SHOP)].head(10)
 # At full size (100 shops, 30 held-out days):
 #
 # * In the training period the intervals are close to calibrated: the 50% / 90% HDIs
-#   of GMV cover about 52% / 92% of the days (the channels 53-62% / 88-92%). The PIT
+#   of GMV cover about 55% / 93% of the days (the channels 53-62% / 88-92%). The PIT
 #   histogram still has a mild hump, with the outer bins below 1: the extreme tails
 #   of the predictive distribution are a little too wide.
 # * Out of sample, the intervals hold one day ahead (50% / 90% intervals cover about
-#   45% / 91%) but get **too narrow as the horizon grows**: over the first 7 days the
-#   90% interval covers about 84%, over 30 days about 80% (the 50% interval about 35%).
+#   43% / 92%) but get **too narrow as the horizon grows**: over the first 7 days the
+#   90% interval covers about 84%, over 30 days about 81% (the 50% interval about 35%).
 #   That is worse than with the previous edge guide (`calibrate_edges=False`,
 #   `lam = 100`), whose 30-day coverage was about 43% / 90%, most likely because
 #   calibrated edge probabilities sit close to 0 or 1, so the forecast's graph draws
