@@ -31,7 +31,9 @@ demo: $(STAMP)
 
 # writes benchmarks/robustness.md + robustness_results.json (every data family x method x 3
 # seeds, parts/robustness/; at the top of results.md) and benchmarks/results.{md,json}
-# from benchmarks/parts/ (robustness: roughly 1 hour more, estimated from its quick run; grid and budget:
+# from benchmarks/parts/ (robustness: about 65 min on the shared 2-core machine, measured
+# 2026-12-02, 38 of them PCMCI; a model change alone needs only `--methods causalmmm
+# --baselines-from V`, about 15 min; grid and budget:
 # benchmarks/grid.py; about 1.5 hours on 2 free cores, measured 2026-11-29; rerunning resumes unfinished jobs).
 # PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
 bench: $(STAMP)
