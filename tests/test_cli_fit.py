@@ -137,3 +137,17 @@ def test_demo_small(tmp_path, capsys):
     assert set(summary["backtest"]) == {"1", "7"}
     for name in ("edges.csv", "fit.json", "demo_data.csv", "posterior.nc", "backtest.csv"):
         assert (out / name).exists()
+
+
+def test_guide_flags_reach_the_model_config():
+    import argparse
+
+    from pyro_causalmmm.cli.common import add_model_arguments, configs_from_args
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    model, _ = configs_from_args(parser.parse_args([]))
+    assert model.calibrate_edges and model.evidence_lags == 3 and model.correction_bound == 0
+    args = ["--evidence-lags", "5", "--correction-bound", "1", "--uncalibrated-edges"]
+    model, _ = configs_from_args(parser.parse_args(args))
+    assert (model.evidence_lags, model.correction_bound, model.calibrate_edges) == (5, 1.0, False)

@@ -20,6 +20,12 @@ _MODEL_FLAGS = {
     "--message-window": ("message_window", int, "sender values each message sees (3)"),
     "--linear-lags": ("linear_lags", int, "lags of the z-gated linear term; 0 = off (3)"),
     "--pred-steps": ("pred_steps", int, "final steps trained by feeding predictions back (1)"),
+    "--evidence-lags": ("evidence_lags", int, "lags 1..L tested per edge by the evidence (3)"),
+    "--correction-bound": (
+        "correction_bound",
+        float,
+        "largest log-odds change the trained encoder may make to an edge; 0 = off (0)",
+    ),
 }
 _MODEL_SWITCHES = {
     "--full-graph": ("full_graph", "ablation CM-FULL: z = 1 on every edge"),
@@ -123,6 +129,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="encoder sees raw series only (no per-edge lag statistics)",
     )
+    group.add_argument(
+        "--uncalibrated-edges",
+        dest="calibrate_edges",
+        action="store_false",
+        default=None,
+        help="the previous guide: prior log-odds + Bayes factor + MLP, no empirical Bayes",
+    )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
     train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
@@ -143,6 +156,7 @@ def configs_from_args(args: argparse.Namespace):
     model_kw = {f: getattr(args, f) for f, _, _ in _MODEL_FLAGS.values()}
     model_kw.update({f: True for f, _ in _MODEL_SWITCHES.values() if getattr(args, f)})
     model_kw["encoder_lag_features"] = args.encoder_lag_features
+    model_kw["calibrate_edges"] = getattr(args, "calibrate_edges", None)
     train_kw = {
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }
