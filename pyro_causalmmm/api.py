@@ -262,10 +262,11 @@ class CausalMMM:
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
             raise ModelFileError(f"cannot load model from {directory}: {exc!r}") from exc
         self._build(len(self.node_names), len(self.context_names))
+        model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
+        # a 0.1 model has no learned graph prior: its prior was the fixed prior_edge_prob
+        model_state.setdefault("prior_logits", self.model.prior_logits.clone())
         try:
-            self.model.load_state_dict(
-                {k[6:]: v for k, v in state.items() if k.startswith("model.")}
-            )
+            self.model.load_state_dict(model_state)
             self.guide.load_state_dict(
                 {k[6:]: v for k, v in state.items() if k.startswith("guide.")}
             )

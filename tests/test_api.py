@@ -175,3 +175,33 @@ def test_column_mismatch_names_the_difference():
     fake.node_names, fake.context_names = ["tv", "search", "gmv"], []
     with pytest.raises(ModelFileError, match=r"context columns: missing \['promo'\]"):
         mmm._check_columns(fake)
+
+
+def test_a_model_saved_by_version_0_1_still_loads(tmp_path, data):
+    """0.1 files have no calibration settings and no learned graph prior: they load as
+    the previous (uncalibrated) guide with the fixed prior, and predict as before."""
+    import torch
+
+    from pyro_causalmmm.api import META_FILE, WEIGHTS_FILE
+
+    mmm = CausalMMM(ModelConfig(hidden=8, calibrate_edges=False))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=8))
+    mmm.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / META_FILE).read_text())
+    for key in (
+        "calibrate_edges",
+        "evidence_lags",
+        "evidence_ranks",
+        "evidence_baseline",
+        "evidence_components",
+        "correction_bound",
+    ):
+        meta["config"].pop(key)
+    meta["version"] = "0.1.0"
+    (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
+    weights = torch.load(tmp_path / "m" / WEIGHTS_FILE, weights_only=True)
+    weights.pop("model.prior_logits")
+    torch.save(weights, tmp_path / "m" / WEIGHTS_FILE)
+    old = CausalMMM.load(tmp_path / "m")
+    assert old.config.calibrate_edges is False
+    np.testing.assert_allclose(old.edge_probability_array(data), mmm.edge_probability_array(data))
