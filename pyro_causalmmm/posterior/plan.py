@@ -110,37 +110,43 @@ def read_plan(
     if not channels or plan.empty:
         return out
     index = {str(s): k for k, s in enumerate(data.shop_ids)}
-    seen: set[tuple[int, int]] = set()
     shops = plan[shop].astype(str).to_numpy()
     missing = sorted(set(shops) - set(index))
     if missing:
         raise DataValidationError(f"plan shops {missing[:5]} are not in the data")
+    # values of every row and channel at once: (row, channel)
+    values = plan[channels].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = (plan[channels].notna().to_numpy() & np.isnan(values)) | np.isinf(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataValidationError(f"plan row {r + 1}: '{channels[c]}' is not a finite number")
+    spend = np.array([c in data.spend_names for c in channels])
+    neg = (values < 0) & spend[None]
+    if neg.any():
+        r, c = np.argwhere(neg)[0]
+        raise DataValidationError(f"plan row {r + 1}: spend '{channels[c]}' is negative")
+    # each row's step in its shop's forecast window (the windows differ by shop)
+    shop_of = np.array([index[sid] for sid in shops])
+    step = np.empty(len(plan), dtype=np.int64)
     for sid in dict.fromkeys(shops):
-        s = index[sid]
         rows = np.flatnonzero(shops == sid)
-        window = data.future_times(s, horizon)
+        window = data.future_times(index[sid], horizon)
         times = _times_of(plan[time].iloc[rows], window, time)
-        pos = window.get_indexer(times)
-        bad = np.flatnonzero(pos < 0)
-        if bad.size:
+        step[rows] = window.get_indexer(times)
+        off = np.flatnonzero(step[rows] < 0)
+        if off.size:
             raise DataValidationError(
-                f"plan row {rows[bad[0]] + 1}: shop {sid!r} date {times[bad[0]]} is not in its "
+                f"plan row {rows[off[0]] + 1}: shop {sid!r} date {times[off[0]]} is not in its "
                 f"forecast window {window[0]} .. {window[-1]} (--horizon {horizon})"
             )
-        for r, p in zip(rows, pos, strict=True):
-            if (s, int(p)) in seen:
-                raise DataValidationError(
-                    f"plan row {r + 1}: shop {sid!r} date {window[p]} appears twice"
-                )
-            seen.add((s, int(p)))
-        for c in channels:
-            values = pd.to_numeric(plan[c].iloc[rows], errors="coerce").to_numpy(np.float64)
-            text = plan[c].iloc[rows].notna().to_numpy() & np.isnan(values)
-            if text.any() or np.isinf(values).any():
-                r = rows[int(np.flatnonzero(text | np.isinf(values))[0])] + 1
-                raise DataValidationError(f"plan row {r}: '{c}' is not a finite number")
-            if c in data.spend_names and (values < 0).any():
-                r = rows[int(np.flatnonzero(values < 0)[0])] + 1
-                raise DataValidationError(f"plan row {r}: spend '{c}' is negative")
-            out[s, pos, data.node_names.index(c)] = values
+    key = shop_of * horizon + step
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = np.flatnonzero(key == key[first[counts > 1][0]])[1]
+        raise DataValidationError(
+            f"plan row {dup + 1}: shop {shops[dup]!r} date "
+            f"{data.future_times(int(shop_of[dup]), horizon)[step[dup]]} appears twice"
+        )
+    nodes = np.array([data.node_names.index(c) for c in channels])
+    out[shop_of[:, None], step[:, None], nodes[None]] = values
     return out
