@@ -1,5 +1,6 @@
 """Simulated panels with known causal graphs: one module per data family, plus the
-do()-ground truth of the paper's family and a registry of all families (`FAMILIES`).
+do()-ground truth of the paper's and the funnel families and a registry of all families
+(`FAMILIES`).
 
 May import: `pyro_causalmmm.errors` and numpy/pandas. Never torch, models, guides or the
 inference code (a simulator must not know the model it tests).
@@ -13,6 +14,7 @@ from pyro_causalmmm.simulate.funnel import (
     simulate_funnel_daily,
     simulate_funnel_weekly,
 )
+from pyro_causalmmm.simulate.funnel_truth import funnel_counterfactual, true_funnel_contributions
 from pyro_causalmmm.simulate.lorenz import LorenzConfig, lorenz96_graph, simulate_lorenz96
 from pyro_causalmmm.simulate.marketing import MarketingConfig, simulate_marketing
 from pyro_causalmmm.simulate.nonmonotone import NonMonotoneConfig, simulate_nonmonotone
@@ -37,6 +39,7 @@ __all__ = [
     "PopulationConfig",
     "Simulation",
     "SimulationConfig",
+    "funnel_counterfactual",
     "hill",
     "lorenz96_graph",
     "mediated_paths",
@@ -51,5 +54,6 @@ __all__ = [
     "simulate_population",
     "true_contributions",
     "true_counterfactual",
+    "true_funnel_contributions",
     "true_intervention",
 ]

@@ -50,7 +50,10 @@ with ``weekly=False, length=7 T``.
 
 ``Simulation.params`` holds ``decay``, ``half``, ``shape``, ``coef`` ``(shop, cause,
 effect)``, ``level`` ``(shop, node)``, ``demand`` ``(shop, day)`` and ``flight``
-``(shop, day, spend)`` over the kept days.
+``(shop, day, spend)`` over the kept days, and, over every simulated day (burn-in
+included), the noise ``eps`` and the inputs ``mult``, ``base`` ``(shop, burn_in + day,
+node)`` of :func:`~pyro_causalmmm.simulate.base.adstock_hill_network` (``x = mult (base +
+response)``), from which :mod:`pyro_causalmmm.simulate.funnel_truth` replays do().
 """
 
 from __future__ import annotations
@@ -261,6 +264,9 @@ def _simulate_days(cfg: FunnelConfig, n_days: int) -> dict[str, np.ndarray]:
         "level": level,
         "demand": demand[:, keep],
         "flight": flight[:, keep],
+        "eps": eps,
+        "mult": mult,
+        "base": base,
     }
 
 
