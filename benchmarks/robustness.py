@@ -24,6 +24,10 @@ draw (``spec.make(seed, quick)``). Methods:
 * ``pcmci``: ``baselines.pcmci_parcorr`` at its defaults, only when the time of one shop
   times the number of shops fits ``--pcmci-budget-min`` per draw; otherwise the row says
   "not run: est. X min".
+* ``cmlp``: neural Granger causality, the group-lasso cMLP of Tank et al. (TPAMI 2021),
+  ``benchmarks/cmlp.py``'s ``fit_cmlp`` at its ``DEFAULTS`` with ``seed=seed``, every
+  shop's networks trained together; its row also has the fit wall and CPU seconds per
+  shop and a digest of ``cmlp.py``.
 
 One JSON line per (family, seed, method) is appended to
 ``benchmarks/parts/robustness/<family>.jsonl`` (``parts_quick/`` with ``--quick``) as it
@@ -57,13 +61,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from common import code_version, machine_info, one_thread, read_jsonl  # noqa: E402
 
-METHODS = ("causalmmm", "var_f_bic", "var_f_best_lag", "varlingam", "pcmci", "ridge_var")
+METHODS = ("causalmmm", "var_f_bic", "var_f_best_lag", "varlingam", "pcmci", "ridge_var",
+           "cmlp")
 BASELINE_METHODS = METHODS[1:]
 ORACLE_METHODS = ("var_f_best_lag",)
 LABELS = {
     "causalmmm": "CausalMMM", "var_f_bic": "VAR-F (BIC lag)",
     "var_f_best_lag": "VAR-F (best lag, oracle)", "varlingam": "VARLiNGAM",
-    "pcmci": "PCMCI", "ridge_var": "ridge VAR",
+    "pcmci": "PCMCI", "ridge_var": "ridge VAR", "cmlp": "cMLP",
 }
 SEEDS = (0, 1, 2)
 BIC_MAX_LAG = 6
@@ -246,6 +251,16 @@ def run_baseline(method, seed, data, truth, budget_min) -> dict:
         scores = varlingam(x, mask=m)
     elif method == "ridge_var":
         scores = ridge_var_granger(x, mask=m)
+    elif method == "cmlp":
+        from cmlp import DEFAULTS, fit_cmlp
+
+        fit = fit_cmlp(x, m, seed=seed, **DEFAULTS)
+        scores = fit["scores"]
+        cpu = time.process_time() - c0
+        extra = {"fit_s_per_shop": fit["seconds_per_shop"],
+                 "fit_cpu_s_per_shop": cpu / data.n_shops, "cmlp_settings": dict(DEFAULTS),
+                 "cmlp_digest": _file_digest(HERE / "cmlp.py"),
+                 "final_mse": fit["loss"][-1], "active_share": fit["active_share"]}
     elif method == "pcmci":
         k = min(2, data.n_shops)
         first, w1, _ = _timed(lambda: pcmci_parcorr(x[:k], mask=m[:k]))
@@ -267,6 +282,10 @@ def draw_digest(data, truth) -> str:
     for a in (np.nan_to_num(data.values), data.mask, truth):
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()[:12]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
 def source_digest() -> str:
@@ -347,25 +366,25 @@ def output_stem(quick: bool) -> tuple[Path, Path]:
     return HERE / "robustness_results.json", HERE / "robustness.md"
 
 
-BASELINES_FROM: str | None = None  # --baselines-from: a version whose baseline rows count
+BASELINES_FROM: tuple[str, ...] = ()  # --baselines-from: versions whose baseline rows count
 
 
 def load_rows(quick: bool, version: str, fam_source: str) -> dict[tuple, dict]:
     """The last row of each (family, seed, method) of ``version`` (and of the same family
     registry: the stand-in "paper" is another draw) in the parts files; with
-    ``--baselines-from V`` the rows of every method but CausalMMM measured at V count too
-    (the baselines do not run library model code; the rows keep their own version)."""
+    ``--baselines-from V1,V2`` the rows of every method but CausalMMM measured at V1 or V2
+    count too (the baselines do not run library model code; the rows keep their own
+    version). A row of ``version`` wins over them, and among them the earlier-listed
+    version wins (the last row of that version)."""
+    rank = {version: 0, **{v: i + 1 for i, v in enumerate(BASELINES_FROM) if v != version}}
     out = {}
     for path in sorted(parts_dir(quick).glob("*.jsonl")):
         for row in read_jsonl(path):
             ver = row.get("code_version")
-            ok = ver == version or (
-                BASELINES_FROM is not None and ver == BASELINES_FROM
-                and row.get("method") != "causalmmm"
-            )
+            ok = ver == version or (ver in rank and row.get("method") != "causalmmm")
             if ok and bool(row.get("quick")) == quick and row.get("families_source") == fam_source:
                 key = (row["family"], row["seed"], row["method"])
-                if key not in out or ver == version:
+                if key not in out or rank[ver] <= rank[out[key]["code_version"]]:
                     out[key] = row
     return out
 
@@ -414,6 +433,10 @@ def aggregate_family(rows: list[dict]) -> dict:
                 [r["bic_lag_mean"] for r in got.values()])[0]
         if method == "var_f_best_lag" and got:
             methods[method]["best_lags"] = [got[s]["best_lag"] for s in sorted(got)]
+        if method == "cmlp" and got:
+            for k in ("fit_s_per_shop", "fit_cpu_s_per_shop", "final_mse", "active_share"):
+                methods[method][k] = _mean_sd([r[k] for r in got.values()])[0]
+        methods[method]["code_versions"] = sorted({r["code_version"] for r in got.values()})
     out = {"seeds": seeds, "methods": methods}
     meta = rows[0]
     out["size"] = {k: meta[k] for k in ("n_shops", "n_nodes", "n_time", "n_context",
@@ -542,7 +565,7 @@ def _auroc_cell(m: dict, n_seeds: int, sd: bool = True) -> str:
 def matrix_lines(aggs: dict, n_seeds: int) -> list[str]:
     head = ["family", "CausalMMM AUROC", "its evidence", "best baseline", "diff",
             "VAR-F BIC", "VAR-F best lag (oracle)", "VARLiNGAM", "PCMCI", "ridge VAR",
-            "CausalMMM AUPRC", "ECE", "Brier / base-rate", "present real", "absent absent"]
+            "cMLP", "CausalMMM AUPRC", "ECE", "Brier / base-rate", "present real", "absent absent"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for fam, a in aggs.items():
         m = a["methods"]
@@ -564,7 +587,7 @@ def matrix_lines(aggs: dict, n_seeds: int) -> list[str]:
             f"{LABELS[b['method']]} {b['theirs']:.3f}" if b else "—",
             f"{b['diff']:+.3f}" if b else "—",
             bic, orc, _auroc_cell(m["varlingam"], n_seeds), _auroc_cell(m["pcmci"], n_seeds),
-            _auroc_cell(m["ridge_var"], n_seeds),
+            _auroc_cell(m["ridge_var"], n_seeds), _auroc_cell(m["cmlp"], n_seeds),
             _f(m["causalmmm"]["auprc"]), _f(cm["ece"]),
             f"{_f(cm['brier'])} / {_f(cm['base_rate_brier'])}",
             f"{_f(dec['present_real'], '.1%')} (n={dec['n_present']})",
@@ -651,9 +674,13 @@ def write_outputs(quick: bool, version: str, fam_source: str, fams: dict, rows: 
         title, "",
         f"Code version `{version}` (library source digest {', '.join(digests)}); families "
         f"from {fam_source}."
-        + (f" Baseline rows (every method but CausalMMM) from code version `{BASELINES_FROM}`"
-           " (same simulators and baselines; only the model changed)." if BASELINES_FROM
-           else "") + "  ",
+        + (" Baseline rows (every method but CausalMMM) also from code version"
+           f"{'s' if len(BASELINES_FROM) > 1 else ''} "
+           + ", ".join(f"`{v}`" for v in BASELINES_FROM)
+           + " (same simulators and baselines; only the model changed). Rows per method: "
+           + "; ".join(f"{LABELS[k]} at " + ", ".join(f"`{v}`" for v in vs)
+                       for k, vs in _versions_by_method(rows).items()) + "."
+           if BASELINES_FROM else "") + "  ",
         f"Commands: `{commands[0]}` (`make bench{'-quick' if quick else ''}`; the last "
         f"run: `{commands[1]}`; rows of earlier runs of this code version are kept).  ",
         f"Machine: {machine}", "",
@@ -674,6 +701,25 @@ def write_outputs(quick: bool, version: str, fam_source: str, fams: dict, rows: 
     js.write_text(json.dumps(res, indent=1, default=_json_default, allow_nan=True))
     mdp.write_text("\n".join(md) + "\n")
     return res
+
+
+def _cmlp_defaults() -> dict:
+    from cmlp import DEFAULTS
+
+    return dict(DEFAULTS)
+
+
+def _cmlp_cost(m: dict) -> str:
+    if not m["n_seeds"]:
+        return "; ".join(m["notes"]) or "not run"
+    return f"{m['fit_s_per_shop']:.2f} / {m['fit_cpu_s_per_shop']:.2f}"
+
+
+def _versions_by_method(rows: dict) -> dict[str, list[str]]:
+    out: dict[str, set] = {}
+    for (_f, _s, method), r in rows.items():
+        out.setdefault(method, set()).add(r["code_version"])
+    return {m: sorted(out[m]) for m in METHODS if m in out}
 
 
 def _detail_lines(aggs: dict, budget: float) -> list[str]:
@@ -702,7 +748,8 @@ def _detail_lines(aggs: dict, budget: float) -> list[str]:
               "figure)", "",
               "| family | shops x nodes x T | CausalMMM fit wall s | fit CPU s | epochs | edge "
               "inference ms/shop (batch, wall / CPU) | one shop ms | VARLiNGAM s | PCMCI s "
-              "| VAR-F BIC s | wall s per seed (all methods) |", "|---" * 11 + "|"]
+              "| VAR-F BIC s | cMLP fit s/shop (wall / CPU) | wall s per seed (all methods) |",
+              "|---" * 12 + "|"]
     for fam, a in aggs.items():
         cm, m, z = a.get("causalmmm"), a["methods"], a["size"]
         if cm is None:
@@ -715,7 +762,8 @@ def _detail_lines(aggs: dict, budget: float) -> list[str]:
             f"{'/'.join(map(str, sorted(set(cm['epochs_run']))))} | "
             f"{cm['edge_ms_per_shop']:.2f} / {cm['edge_cpu_ms_per_shop']:.2f} | "
             f"{cm['edge_one_shop_ms']:.1f} | {_f(m['varlingam']['seconds'], '.1f')} | {pc} | "
-            f"{_f(m['var_f_bic']['seconds'], '.2f')} | {a['wall_s_per_seed']:.0f} |")
+            f"{_f(m['var_f_bic']['seconds'], '.2f')} | {_cmlp_cost(m['cmlp'])} | "
+            f"{a['wall_s_per_seed']:.0f} |")
     lines += ["", "## Methods", "",
               "- CausalMMM: `CausalMMM(ModelConfig(no_saturation=spec.no_saturation))`, "
               "`TrainConfig(seed=seed)`, all else default; data by `MarketingMixData."
@@ -730,7 +778,14 @@ def _detail_lines(aggs: dict, budget: float) -> list[str]:
               "at their defaults (3 lags).",
               f"- PCMCI: `baselines.pcmci_parcorr` at its defaults, run only when the time of "
               f"the first 2 shops x shops / 2 is at most {budget:g} min per draw "
-              "(`--pcmci-budget-min`); otherwise \"not run: est. X min\".", ""]
+              "(`--pcmci-budget-min`); otherwise \"not run: est. X min\".",
+              "- cMLP: neural Granger causality (Tank et al., TPAMI 2021), "
+              "`benchmarks/cmlp.py` `fit_cmlp` at its `DEFAULTS` "
+              f"({', '.join(f'{k}={v}' for k, v in _cmlp_defaults().items())}), seed = draw "
+              "seed: one MLP per (shop, target) on the last lags of every series, group lasso "
+              "on the first layer by proximal gradient steps, score = the group norm of cause "
+              "i in effect j's first layer; every shop's networks trained together "
+              "(batched, float32, 1 thread).", ""]
     descs = [(f, a["size"]) for f, a in aggs.items()]
     lines += ["## Families at the sizes run", "",
               "| family | shops | nodes | T | context | edge share | no_saturation |",
@@ -761,10 +816,12 @@ def main(argv=None) -> int:
                     help="run PCMCI on a draw only if its estimate is at most this "
                          f"(default {PCMCI_BUDGET_MIN})")
     ap.add_argument("--aggregate-only", action="store_true", help="run nothing, rebuild outputs")
-    ap.add_argument("--baselines-from", metavar="V",
+    ap.add_argument("--baselines-from", metavar="V[,V2...]",
                     help="count the baseline rows (every method but CausalMMM) measured at "
-                    "code version V: they run no library model code, so a change of the model "
-                    "needs only CausalMMM re-run (say so when quoting the matrix)")
+                    "code version V (or any of a comma-separated list; a row of the current "
+                    "version wins, then the earlier-listed version): they run no library model "
+                    "code, so a change of the model needs only CausalMMM re-run (say so when "
+                    "quoting the matrix)")
     ap.add_argument("--code-version", metavar="V",
                     help="use the rows measured at code version V (as recorded in them) "
                     "instead of the current one, e.g. to rebuild the outputs of a run that "
@@ -787,7 +844,8 @@ def main(argv=None) -> int:
     import pyro_causalmmm.api  # noqa: F401 - imported before the digest: the code that runs
 
     global BASELINES_FROM
-    BASELINES_FROM = args.baselines_from
+    BASELINES_FROM = tuple(v.strip() for v in (args.baselines_from or "").split(",")
+                           if v.strip())
     version, digest = args.code_version or code_version(), source_digest()
     pdir = parts_dir(quick)
     if args.fresh and not args.aggregate_only:
