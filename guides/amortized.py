@@ -39,10 +39,13 @@ class AmortizedGraphGuide(nn.Module):
     pass (new shops need no retraining).
     """
 
-    def __init__(self, config: ModelConfig, n_nodes: int):
+    def __init__(self, config: ModelConfig, n_nodes: int, same_period: tuple[int, ...] = ()):
         super().__init__()
         self.config = config
         self.n_nodes = n_nodes
+        # spend nodes whose current value enters the responders' means (models.design):
+        # the evidence for edges into responders then tests lags 0..L-1 of a spend cause
+        self.same_period = tuple(sorted(int(i) for i in same_period))
         self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
         if config.calibrate_edges:
             self.stat_lags = config.evidence_lags
@@ -65,10 +68,14 @@ class AmortizedGraphGuide(nn.Module):
             self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
 
     def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
+        """``(features, log_bf, z)`` of :func:`features.edge_evidence_stats`. With
+        same-period spend nodes, edges into every other node are tested on the design
+        whose spend columns are advanced one step (lags 0..L-1 of each spend, the
+        responders' own and other causes' lags 1..L) and edges into a spend node on the
+        lagged design (a decision has no same-period parents), so the evidence tests the
+        model's own columns."""
         cfg = self.config
-        return edge_evidence_stats(
-            x,
-            mask,
+        args = (
             self.stat_lags,
             cfg.linear_prior_scale,
             cfg.evidence_refinements,
@@ -76,6 +83,15 @@ class AmortizedGraphGuide(nn.Module):
             cfg.evidence_ranks,
             cfg.evidence_baseline,
         )
+        lagged = edge_evidence_stats(x, mask, *args)
+        if not self.same_period:
+            return lagged
+        same = edge_evidence_stats(x, mask, *args, advance=self.same_period)
+        responds = torch.ones(self.n_nodes, dtype=torch.bool, device=x.device)
+        responds[list(self.same_period)] = False
+        feats = torch.where(responds[:, None], same[0], lagged[0])
+        pairs = zip(same[1:], lagged[1:], strict=True)
+        return (feats, *(torch.where(responds, a, b) for a, b in pairs))
 
     def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors

@@ -74,21 +74,40 @@ def normal_scores(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask[..., None] & ~const[:, None, :], out, torch.zeros_like(out))
 
 
-def _lag_moments(x: torch.Tensor, mask: torch.Tensor, lags: int, baseline: int = 0):
+def _advance(x: torch.Tensor, nodes) -> torch.Tensor:
+    """``x`` ``(shop, time, node)`` with the series of ``nodes`` moved one step earlier
+    (``out[:, t, i] = x[:, t + 1, i]``, 0 at the last step), so that a lag design built
+    on it holds lags 0..L-1 of those nodes and 1..L of the others."""
+    out = x.clone()
+    idx = torch.as_tensor(list(nodes), dtype=torch.long, device=x.device)
+    out[:, :-1, idx] = x[:, 1:, idx]
+    out[:, -1, idx] = 0.0
+    return out
+
+
+def _lag_moments(
+    x: torch.Tensor, mask: torch.Tensor, lags: int, baseline: int = 0, advance: tuple = ()
+):
     """Sufficient statistics of the full lag regression of every effect node:
     ``G^T G`` ``(shop, effect, P, P)``, ``G^T r`` ``(shop, effect, P)``, ``r^T r`` and
-    the row count ``(shop, effect)``; ``P = node * lags + 1`` (intercept last).
+    the row count ``(shop, effect)``; ``P = node * lags + 1`` (intercept last). With
+    ``advance`` the design holds lags 0..L-1 of those nodes (:func:`_advance`) and their
+    own responses are set to 0 (a node's current value would explain itself; their
+    statistics are not used).
 
     With every gate at 1 the design is the same for every effect, so ``X^T X`` is
     computed once per shop and shared (an expanded view)."""
     B, T, D = x.shape
-    X = lag_matrix(x, lags)
+    X = lag_matrix(_advance(x, advance) if advance else x, lags)
     if baseline:
         X = torch.cat([X, baseline_basis(mask, baseline).to(x.dtype)], dim=-1)
     X = X[:, lags:]  # (B, T', P)
     w = mask[:, lags:].to(x.dtype)  # (B, T')
     Xw = X * w[..., None]
     y = x[:, lags:] * w[..., None]  # (B, T', D)
+    if advance:
+        y = y.clone()
+        y[..., list(advance)] = 0.0
     xtx = Xw.transpose(1, 2) @ X  # (B, P, P)
     gtr = (Xw.transpose(1, 2) @ y).transpose(1, 2)  # (B, effect, P)
     rtr = (y * y).sum(1)  # (B, effect)
@@ -297,6 +316,7 @@ def edge_evidence_stats(
     prior_logit: float = 0.0,
     ranks: bool = False,
     baseline: int = 0,
+    advance: tuple[int, ...] = (),
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Everything the calibrated guide reads, without gradients, on per-shop z-scored
     series: ``(features (shop, cause, effect, lags + 2), log_bf, z)``.
@@ -310,16 +330,18 @@ def edge_evidence_stats(
     values hide still counts), and ``baseline`` slow cosines
     (:func:`baseline_basis`) enter every regression. The features stack the lagged
     correlations, a signed ``log1p`` of ``log_bf`` and ``z / 5`` (O(1) MLP inputs).
+    ``advance`` lists nodes whose lags 0..L-1 are tested instead of 1..L (same-period
+    spend; :func:`_advance`); only edges into other nodes are then meaningful.
     """
     with torch.no_grad():
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
         D = x.shape[-1]
-        moments = _lag_moments(x, mask, lags, baseline)
+        moments = _lag_moments(x, mask, lags, baseline, advance)
         bf, wald, gate = _refined(moments, lags, prior_scale, refinements, prior_logit)
         walds, bf0 = [wald], bf
         if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
-            scores = _lag_moments(normal_scores(x, mask), mask, lags, baseline)
+            scores = _lag_moments(normal_scores(x, mask), mask, lags, baseline, advance)
             walds.append(_gated_statistics(*scores, gate, lags, prior_scale)[1])
         eye = torch.eye(D, dtype=torch.bool, device=x.device)
         z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(torch.cat(walds, dim=-1), lags))

@@ -20,15 +20,12 @@ from torch import nn
 
 from .config import ModelConfig
 from .decoder import MessagePassingDecoder, SaturationHead, saturate
+from .design import DesignLayout, design_gates, design_matrix, gated
 from .distributions import edge_index, kl_weight, to_adjacency
 from .linear import (
     collapsed_gaussian,
-    column_gates,
     em_noise_variance,
     evidence_from_moments,
-    gated_design,
-    lag_design,
-    lag_matrix,
     regression_moments,
 )
 
@@ -37,14 +34,29 @@ class CausalMMMModel(nn.Module):
     """Holds the decoder networks; ``model(...)`` is the Pyro model.
 
     ``values`` ``(shop, time, node)`` standardized, ``mask`` ``(shop, time)`` bool (False on
-    padding), ``context`` ``(shop, time, context)``.
+    padding), ``context`` ``(shop, time, n_context + n_exog)``: the S-curve's context
+    columns, then the ``n_exog`` baseline columns of the linear term (additive controls and
+    the calendar columns of :mod:`models.baseline`). ``same_period`` lists the nodes (the
+    spend channels) whose current value enters the responding nodes' linear term
+    (:mod:`models.design`). The baseline and the same-period columns live in the linear
+    term, so they need ``linear_lags >= 1``.
     """
 
-    def __init__(self, config: ModelConfig, n_nodes: int, n_context: int):
+    def __init__(
+        self,
+        config: ModelConfig,
+        n_nodes: int,
+        n_context: int,
+        n_exog: int = 0,
+        same_period: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.config = config
         self.n_nodes = n_nodes
         self.n_context = n_context
+        self.n_exog = n_exog if config.linear_lags else 0
+        same = tuple(sorted(int(i) for i in same_period)) if config.linear_lags else ()
+        self.layout = DesignLayout(n_nodes, config.linear_lags, same, self.n_exog)
         self.decoder = MessagePassingDecoder(
             n_nodes, config.hidden, config.message_window, markov=config.markov
         )
@@ -63,6 +75,30 @@ class CausalMMMModel(nn.Module):
     @property
     def sigma(self) -> torch.Tensor:
         return self.log_sigma.exp().clamp_min(1e-3)
+
+    def curve_context(self, context: torch.Tensor) -> torch.Tensor:
+        """The S-curve's context columns ``(..., n_context)`` of ``context``."""
+        return context[..., : self.n_context]
+
+    def exog(self, context: torch.Tensor | None) -> torch.Tensor | None:
+        """The baseline columns ``(..., n_exog)`` of ``context`` (None without any)."""
+        if not self.n_exog:
+            return None
+        if context is None:
+            raise ValueError(f"this model has {self.n_exog} baseline columns: pass the context")
+        return context[..., self.n_context : self.n_context + self.n_exog]
+
+    def curve_params(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hill shape and inflexion ``(shop, time)`` from ``context``."""
+        return self.saturation(self.curve_context(context))
+
+    def design(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """Ungated linear design ``(shop, time, P)`` (:func:`models.design.design_matrix`)."""
+        return design_matrix(x, self.exog(context), self.layout)
+
+    def gates(self, adj: torch.Tensor) -> torch.Tensor:
+        """Column gates ``(..., shop, effect, P)`` of ``adj`` ``(..., shop, cause, effect)``."""
+        return design_gates(adj, self.layout)
 
     def set_edge_rates(self, rate: torch.Tensor) -> None:
         """Use edge probability ``rate[j]`` ``(node,)`` for every edge into node j (the
@@ -86,7 +122,7 @@ class CausalMMMModel(nn.Module):
         ``feedback`` ``(shop, time)`` bool marks steps whose input is the decoder's own
         prediction (see :class:`MessagePassingDecoder`)."""
         raw = self.decoder(x, adj, feedback)
-        a, g = self.saturation(context)
+        a, g = self.curve_params(context)
         return self.mean_from_raw(raw, a, g), a, g
 
     def mean_from_raw(self, raw: torch.Tensor, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -121,7 +157,12 @@ class CausalMMMModel(nn.Module):
             return pyro.sample("z", self.prior(batch))
 
     def log_likelihood(
-        self, x: torch.Tensor, mask: torch.Tensor, adj: torch.Tensor, mu: torch.Tensor
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        adj: torch.Tensor,
+        mu: torch.Tensor,
+        context: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """log p(x | z) per shop ``(shop,)`` over scored steps (``t >= max_lag``, unmasked)."""
         cfg = self.config
@@ -132,7 +173,7 @@ class CausalMMMModel(nn.Module):
         if cfg.linear_lags == 0:
             ll = dist.Normal(0.0, sigma).log_prob(resid) * rows[..., None]
             return ll.sum((-1, -2))
-        design = gated_design(lag_design(x, cfg.linear_lags)[:, start:], adj)
+        design = gated(self.design(x, context)[:, start:], self.gates(adj))
         log_ev, _ = collapsed_gaussian(
             resid.transpose(1, 2),
             design,
@@ -163,7 +204,7 @@ class CausalMMMModel(nn.Module):
         rows = mask if fit_mask is None else fit_mask & mask
         rows = rows.clone()
         rows[:, : cfg.max_lag] = False
-        design = gated_design(lag_design(x, cfg.linear_lags), adj)  # (B, D, T, P)
+        design = gated(self.design(x, context), self.gates(adj))  # (B, D, T, P)
         moments = regression_moments((x - mu).transpose(1, 2), design, rows)
         sigma = self.sigma.expand(x.shape[0], -1)
         _, beta = evidence_from_moments(*moments, sigma, cfg.linear_prior_scale)
@@ -201,9 +242,9 @@ class CausalMMMModel(nn.Module):
             if cfg.linear_lags == 0:
                 moments.append((resid.pow(2).sum(1), w.sum(1, keepdim=True).expand_as(resid[:, 0])))
                 continue
-            X = lag_matrix(xb, cfg.linear_lags)
+            X = self.design(xb, cb)
             xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
-            gates = column_gates(ab, cfg.linear_lags)  # (B, D, P)
+            gates = self.gates(ab)  # (B, D, P)
             gtg = gates[..., :, None] * gates[..., None, :] * xtx[:, None]
             gtr = gates * torch.einsum("btp,btd->bdp", X, resid)
             n = w.sum(1, keepdim=True).expand(-1, x.shape[-1])
@@ -234,6 +275,6 @@ class CausalMMMModel(nn.Module):
             mu, a, g = self.decode(x, adj, c, self.training_feedback(m))
             pyro.deterministic("hill_shape", a, event_dim=1)
             pyro.deterministic("hill_inflexion", g, event_dim=1)
-            pyro.factor("obs", self.log_likelihood(x, m, adj, mu))
+            pyro.factor("obs", self.log_likelihood(x, m, adj, mu, c))
 
     __call__ = model

@@ -84,6 +84,19 @@ class ModelConfig:
         paper, gaining 0.016 only on marketing; mean AUROC 0.841 against 0.859 at 0, mean
         ECE 0.077 against 0.075. Where evidence is weak, a bounded correction still
         reorders edges whose calibrated logits are close.
+    seasonality: Fourier harmonics of each seasonal period in every node's baseline
+        (``models.baseline``: weekly for data with a step under a week, yearly for panels
+        spanning 120 days or more); 0 switches seasonality off.
+    trend: a linear trend column in every node's baseline.
+    same_period: same-period columns from the spend channels into every responding node
+        (``models.design``): "on", "off", or "auto" (the default), which the fit resolves
+        from the data's step: on for weekly or coarser data, where most of a spend's
+        effect lands in the week it is spent, off for daily data, whose effects the lags
+        already see (and where a same-day column would also absorb same-day shocks that
+        move a budget and the target together). The fitted model stores "on" or "off".
+    controls: context columns that enter every responding node's baseline as additive
+        controls (price, competitor activity, events) instead of shaping the S-curve;
+        controls are causes of the nodes, never effects. Set by ``fit`` from ``--controls``.
     full_graph: ablation CM-FULL, z = 1 on every off-diagonal edge (no graph learning).
     markov: ablation CM-MARKOV, no recurrent state: each step sees only the last step.
     no_saturation: ablation CM-RW, the target is read out directly, no Hill S-curve.
@@ -105,6 +118,10 @@ class ModelConfig:
     evidence_baseline: int = 0
     evidence_components: int = 1
     correction_bound: float = 0.0
+    seasonality: int = 2
+    trend: bool = True
+    same_period: str = "auto"
+    controls: tuple[str, ...] = ()
     full_graph: bool = False
     markov: bool = False
     no_saturation: bool = False
@@ -123,6 +140,20 @@ class ModelConfig:
             self.evidence_components >= 1, "evidence_components", self.evidence_components, ">= 1"
         )
         _check(self.evidence_baseline >= 0, "evidence_baseline", self.evidence_baseline, ">= 0")
+        _check(self.seasonality >= 0, "seasonality", self.seasonality, ">= 0")
+        _check(
+            self.same_period in ("auto", "on", "off"),
+            "same_period",
+            self.same_period,
+            '"auto", "on" or "off"',
+        )
+        object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
+        _check(
+            len(set(self.controls)) == len(self.controls),
+            "controls",
+            self.controls,
+            "distinct column names",
+        )
         _check(self.correction_bound >= 0, "correction_bound", self.correction_bound, ">= 0")
         _check(
             self.evidence_refinements >= 0,
@@ -143,4 +174,9 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         # a model saved before calibrated edges existed used the uncalibrated guide
         d = {"calibrate_edges": False, **d}
+        # ... and one saved before the baseline existed had none (no trend, no seasons,
+        # lagged edges only)
+        if "seasonality" not in d:
+            d = {"seasonality": 0, "trend": False, "same_period": "off", **d}
+        d["controls"] = tuple(d.get("controls", ()))
         return cls(**d)

@@ -27,7 +27,7 @@ import pyro.distributions as dist
 import torch
 
 from .distributions import to_adjacency
-from .linear import column_gates, lag_matrix, posterior_precision
+from .linear import posterior_precision
 
 
 def _end_gather(x: torch.Tensor, lengths: torch.Tensor, k: int) -> torch.Tensor:
@@ -116,18 +116,19 @@ def sample_paths(
     lengths = mask.sum(-1)
     low, high = plausible_band(x, mask, floor)
     raw, h = teacher_forced(model, x, adj, lengths)
-    a, g = model.saturation(context)
+    a, g = model.curve_params(context)
     mu = model.mean_from_raw(raw, a[None], g[None])
     sigma = model.sigma
     L = cfg.linear_lags
+    layout = model.layout
     rows = mask.clone()
     rows[:, : cfg.max_lag] = False
     w = rows.to(x.dtype)
     if L > 0:
-        X = lag_matrix(x, L)  # (B, T, P)
+        X = model.design(x, context)  # (B, T, P)
         Xw = X * w[..., None]
         xtx = Xw.transpose(1, 2) @ X  # (B, P, P)
-        gates = column_gates(adj, L)  # (S, B, D, P)
+        gates = model.gates(adj)  # (S, B, D, P)
         resid = (x[None] - mu) * w[None, ..., None]  # (S, B, T, D)
         xtr = torch.einsum("btp,sbtd->sbdp", X, resid)
         gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
@@ -154,20 +155,33 @@ def sample_paths(
         out["forecast"] = x.new_zeros(S, B, 0, D)
         return out
     dec = model.decoder
-    fa, fg = model.saturation(future_context)  # (B, M)
+    fa, fg = model.curve_params(future_context)  # (B, M)
+    f_exog = model.exog(future_context)  # (B, M, K) or None
     win = _end_gather(x, lengths, dec.window)  # (B, D, W)
     lagbuf = _end_gather(x, lengths, max(L, 1)).flip(-1).expand(S, B, D, max(L, 1))
+    same = layout.same_index(x.device)
     steps = []
     for k in range(horizon):
         m = model.mean_from_raw(dec.readout_state(h), fa[None, :, k], fg[None, :, k])
         if L > 0:
             lag_flat = lagbuf.reshape(S, B, D * L)
-            lin_k = torch.einsum("sbp,sbdp->sbd", lag_flat, coef[..., :-1]) + coef[..., -1]
+            lin_k = torch.einsum("sbp,sbdp->sbd", lag_flat, coef[..., : D * L]) + coef[..., -1]
+            if f_exog is not None:
+                lin_k = lin_k + torch.einsum(
+                    "bk,sbdk->sbd", f_exog[:, k], coef[..., layout.exog_slice]
+                )
         else:
             lin_k = 0.0
-        value = torch.maximum(torch.minimum(m + lin_k + torch.randn_like(m) * sigma, high), low)
-        if future_values is not None:
-            planned = future_values[:, k]  # (B, D)
+        value = m + lin_k + torch.randn_like(m) * sigma
+        planned = None if future_values is None else future_values[:, k]  # (B, D)
+        if layout.n_same:  # the decisions of this step first, then what responds to them
+            spend = torch.maximum(torch.minimum(value, high), low)[..., same]
+            if planned is not None:
+                p_same = planned[:, same].to(value.dtype)
+                spend = torch.where(torch.isnan(p_same), spend, p_same)
+            value = value + torch.einsum("sbc,sbdc->sbd", spend, coef[..., layout.same_slice])
+        value = torch.maximum(torch.minimum(value, high), low)
+        if planned is not None:
             value = torch.where(torch.isnan(planned), value, planned.to(value.dtype))
         steps.append(value)
         h, win = dec.step(h, win, value, adj)

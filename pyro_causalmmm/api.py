@@ -8,6 +8,7 @@ Nothing is trained in the constructor.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -18,12 +19,14 @@ import torch
 
 from pyro_causalmmm import __version__
 from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.data.calendar import calendar_days, future_days, step_days
 from pyro_causalmmm.errors import ConfigError, DataValidationError, ModelFileError
 from pyro_causalmmm.guides import AmortizedGraphGuide
 from pyro_causalmmm.inference.checkpoint import Checkpointing
 from pyro_causalmmm.inference.training import FitResult, TrainConfig, fit
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
+from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
 
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "model.json"
@@ -47,12 +50,89 @@ class CausalMMM:
         self.context_scale: np.ndarray | None = None
         self.fit_result: FitResult | None = None
         self.edge_calibration: dict | None = None
+        self.calendar: CalendarBasis | None = None
+        self.same_period_nodes: list[int] = []
 
     # ------------------------------------------------------------------ training
 
     def _build(self, n_nodes: int, n_context: int) -> None:
-        self.model = CausalMMMModel(self.config, n_nodes, n_context)
-        self.guide = AmortizedGraphGuide(self.config, n_nodes)
+        """Networks for ``n_nodes`` nodes and ``n_context`` context columns, of which the
+        ``config.controls`` are baseline controls (with the calendar columns)."""
+        n_ctrl = len(self.config.controls)
+        n_cal = 0 if self.calendar is None else self.calendar.width
+        same = tuple(self.same_period_nodes)
+        self.model = CausalMMMModel(self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same)
+        self.guide = AmortizedGraphGuide(self.config, n_nodes, same)
+
+    def prepare(self, data: MarketingMixData) -> tuple[torch.Tensor, ...]:
+        """Everything ``fit`` does before SVI: names and scaling taken from ``data``, the
+        inputs resolved (:meth:`_resolve_inputs`), fresh networks, and with calibrated
+        edges the empirical-Bayes evidence curve and edge rates. With the default
+        ``correction_bound = 0`` the edge probabilities are final after this step (SVI
+        fits the decoder and the linear term). Returns the model's tensors."""
+        self.node_names = list(data.node_names)
+        self.context_names = list(data.context_names)
+        self.context_loc = np.asarray(data.scaling.context_loc, dtype=np.float64)
+        self.context_scale = np.asarray(data.scaling.context_scale, dtype=np.float64)
+        self._resolve_inputs(data)
+        self._build(data.n_nodes, data.n_context)
+        tensors = self.tensors(data)
+        if self.config.calibrate_edges and not self.config.full_graph:
+            # empirical Bayes before SVI: the guide's evidence curve and the model's
+            # graph prior (edge rate per effect node) from every shop's edges (no labels)
+            self.edge_calibration = self.guide.calibrate(tensors[0], tensors[1])
+            self.model.set_edge_rates(self.guide.edge_rate)
+        return tensors
+
+    def _resolve_inputs(self, data: MarketingMixData) -> None:
+        """Controls checked, ``same_period`` resolved from the data's step ("auto": on
+        for a step of 7 days or more), the calendar columns fitted to the training panel."""
+        cfg = self.config
+        missing = [c for c in cfg.controls if c not in data.context_names]
+        if missing:
+            raise DataValidationError(
+                f"control column(s) {missing} are not among the data's context columns "
+                f"{list(data.context_names)}; pass them with --controls (which reads them)"
+            )
+        days = step_days(data.freq)
+        if cfg.same_period == "auto":
+            on = days is not None and days >= 7 - 1e-9
+            cfg = dataclasses.replace(cfg, same_period="on" if on else "off")
+        self.config = cfg
+        spend = set(data.spend_names)
+        on = cfg.same_period == "on" and cfg.linear_lags > 0
+        self.same_period_nodes = [i for i, n in enumerate(data.node_names) if on and n in spend]
+        self.calendar = None
+        if cfg.linear_lags > 0:
+            day = calendar_days(data)
+            self.calendar = fit_calendar(day, data.mask, days, cfg.seasonality, cfg.trend)
+
+    def _context_order(self) -> list[int]:
+        """Context columns as the model reads them: S-curve columns, then controls."""
+        names = self.context_names
+        ctrl = set(self.config.controls)
+        keep = [i for i, n in enumerate(names) if n not in ctrl]
+        return keep + [names.index(c) for c in self.config.controls]
+
+    def _model_context(self, ctx_user: np.ndarray, day: np.ndarray, mask: np.ndarray):
+        """``(shop, time, n_context + n_exog)`` float32 model context from user-unit
+        context ``(shop, time, context)`` and calendar positions ``day`` ``(shop, time)``."""
+        ctx = (ctx_user - self.context_loc) / self.context_scale
+        ctx = ctx[..., self._context_order()] * mask[..., None]
+        if self.calendar is not None:
+            cal = self.calendar.columns(day) * mask[..., None]
+            ctx = np.concatenate([ctx, cal], axis=-1)
+        return torch.tensor(ctx, dtype=torch.float32)
+
+    def future_context_tensor(
+        self, data: MarketingMixData, future_context_user: np.ndarray
+    ) -> torch.Tensor:
+        """Model context of the steps after each shop's last one: ``future_context_user``
+        ``(shop, horizon, context)`` in user units plus the calendar columns of the future
+        dates (the trend extrapolated, seasonality repeated)."""
+        horizon = future_context_user.shape[1]
+        day = future_days(data, horizon)
+        return self._model_context(future_context_user, day, np.ones(day.shape, dtype=bool))
 
     def fit(
         self,
@@ -74,17 +154,7 @@ class CausalMMM:
             )
         pyro.clear_param_store()
         pyro.set_rng_seed(cfg.seed)
-        self.node_names = list(data.node_names)
-        self.context_names = list(data.context_names)
-        self.context_loc = np.asarray(data.scaling.context_loc, dtype=np.float64)
-        self.context_scale = np.asarray(data.scaling.context_scale, dtype=np.float64)
-        self._build(data.n_nodes, data.n_context)
-        tensors = self.tensors(data)
-        if self.config.calibrate_edges and not self.config.full_graph:
-            # empirical Bayes before SVI: the guide's evidence curve and the model's
-            # graph prior (edge rate per effect node) from every shop's edges (no labels)
-            self.edge_calibration = self.guide.calibrate(tensors[0], tensors[1])
-            self.model.set_edge_rates(self.guide.edge_rate)
+        tensors = self.prepare(data)
         self.fit_result = fit(self.model, self.guide, tensors, cfg, checkpointing=checkpointing)
         # inference and files run on the CPU; training may have used a GPU
         self.model.cpu()
@@ -132,9 +202,8 @@ class CausalMMM:
         scaled with the *training* context scaling (so a new shop's context means the same)."""
         values = torch.tensor(data.scaled_values, dtype=torch.float32)
         mask = torch.tensor(data.mask, dtype=torch.bool)
-        ctx = (data.context - self.context_loc) / self.context_scale
-        ctx = ctx * data.mask[..., None]
-        return values, mask, torch.tensor(ctx, dtype=torch.float32)
+        day = calendar_days(data) if self.calendar is not None else None
+        return values, mask, self._model_context(data.context, day, data.mask)
 
     # ------------------------------------------------------------------ inference
 
@@ -238,6 +307,8 @@ class CausalMMM:
             "context_names": self.context_names,
             "context_loc": self.context_loc.tolist(),
             "context_scale": self.context_scale.tolist(),
+            "calendar": None if self.calendar is None else self.calendar.to_dict(),
+            "same_period_nodes": list(self.same_period_nodes),
         }
         atomic_write(directory / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
         return directory
@@ -255,6 +326,9 @@ class CausalMMM:
             self.context_names = list(meta["context_names"])
             self.context_loc = np.asarray(meta["context_loc"], dtype=np.float64)
             self.context_scale = np.asarray(meta["context_scale"], dtype=np.float64)
+            cal = meta.get("calendar")  # models saved before 0.3 have no baseline
+            self.calendar = None if cal is None else CalendarBasis.from_dict(cal)
+            self.same_period_nodes = [int(i) for i in meta.get("same_period_nodes", [])]
         except FileNotFoundError as exc:
             raise ModelFileError(
                 f"{directory} is not a saved model: {exc.filename} is missing"

@@ -144,6 +144,7 @@ def prepare_world(
             h_start=world.h_start.clone(),
             h_end=world.h_end.clone(),
             coef=None if world.coef is None else world.coef.clone(),
+            exog=None if world.exog is None else world.exog.clone(),
         )
     for attempt in range(max_tries if redraw is not None else 0):
         if not bool(bad.any()):
@@ -168,6 +169,8 @@ def prepare_world(
         world.h_end[s_idx, b_idx] = part.h_end[0]
         if world.coef is not None:
             world.coef[s_idx, b_idx] = part.coef[0]
+        if world.exog is not None:
+            world.exog[s_idx, b_idx] = part.exog[0]
         still = (subsystem_radius(part, keep_sets) >= 1).any(-1)[0]
         bad = torch.zeros_like(bad)
         bad[s_idx[still], b_idx[still]] = True
@@ -210,15 +213,30 @@ def counterfactual(world: World, do_mask: torch.Tensor, do_values: torch.Tensor)
     win = _windows(x, start_t, dec.window).expand(K, S, B, D, dec.window)
     L = max(world.lags, 1)
     lagbuf = _windows(x, start_t, L).flip(-1)  # (B, D, L), newest first
+    same = world.model.layout.same_index()
+    receives = torch.ones(D, dtype=torch.bool)
+    receives[same] = False  # a spend has no same-period parents
+    same_parents = parents[..., same, :] & receives[nodes]  # (S, B, n_same, R)
     changed = torch.zeros(K, S, B, D, dtype=torch.bool)
     steps = []
+
+    def settle(f, affected, t):
+        delta = torch.where(affected, f - world.fact[:, :, t], 0.0)
+        value = _place(x[:, t], nodes, world.limit(x[:, t, nodes] + delta))
+        return torch.where(do_mask[:, None, :, t], do_values[..., t, :], value)
+
     for t in range(start, T):
         affected = changed[..., nodes] | (parents & changed[..., :, None]).any(-2)  # (K,S,B,R)
-        f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t])
-        delta = torch.where(affected, f_new - world.fact[:, :, t], 0.0)
-        moved = world.limit(x[:, t, nodes] + delta)
-        value = _place(x[:, t], nodes, moved)
-        value = torch.where(do_mask[:, None, :, t], do_values[..., t, :], value)
+        exog = None if world.exog is None else world.exog[:, :, t]
+        f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog)
+        if len(same):  # spends first (no same-period parents), then their responders
+            observed = x[:, t, same]  # (B, n_same)
+            f_new = f_new + world.same_period(observed)
+            spend = settle(f_new, affected, t)[..., same]  # (K, S, B, n_same)
+            moved_now = spend != observed
+            affected = affected | (same_parents & moved_now[..., :, None]).any(-2)
+            f_new = f_new + world.same_period(spend - observed)
+        value = settle(f_new, affected, t)
         changed = changed | (value != x[:, t])
         steps.append(value)
         h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
@@ -232,13 +250,17 @@ def rollout_future(
     pin_values: torch.Tensor,
     a_future: torch.Tensor,
     g_future: torch.Tensor,
+    exog_future: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Mean paths past each shop's last step: ``(K, S, B, M, D)`` model units.
 
     ``pin_mask`` ``(K, B, M, D)`` bool, ``pin_values`` ``(K, S|1, B, M, D)``: pinned cells
     take these values (the plan, or mediators held at a reference path); every node outside
     ``world.nodes`` must be pinned at every step. Responders follow ``x'_t = f(x'_<t)``.
-    ``a_future, g_future`` ``(B, M)`` are the S-curve parameters of the future context.
+    ``a_future, g_future`` ``(B, M)`` are the S-curve parameters of the future context,
+    ``exog_future`` ``(B, M, K)`` the baseline columns of the future steps (None: each
+    shop's last observed baseline part held). This step's spends come first; the
+    responders' same-period part is added from them.
     Differentiable in ``pin_values`` (the optimizer's gradients flow through here).
     """
     x = world.x
@@ -258,11 +280,25 @@ def rollout_future(
     L = max(world.lags, 1)
     lagbuf = end_window(x, world.lengths, L).flip(-1)
     zeros = x.new_zeros(D)
+    layout = world.model.layout
+    same = layout.same_index()
+    held = None
+    if world.exog is not None and exog_future is None:  # last observed step's part
+        last = (world.lengths - 1).clamp_min(0)
+        held = world.exog[:, torch.arange(B), last]  # (S, B, R)
     steps = []
     for k in range(M):
-        f_new = world.mean(h, lagbuf, a_future[:, k], g_future[:, k])  # (K, S, B, R)
+        exog = held
+        if world.exog is not None and exog_future is not None:
+            cols = world.coef[..., layout.exog_slice]  # (S, B, R, K)
+            exog = torch.einsum("bk,sbrk->sbr", exog_future[:, k].to(cols.dtype), cols)
+        f_new = world.mean(h, lagbuf, a_future[:, k], g_future[:, k], exog)  # (K, S, B, R)
         value = _place(zeros, nodes, world.limit(f_new))
         value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
+        if len(same):
+            f_new = f_new + world.same_period(value[..., same])
+            value = _place(zeros, nodes, world.limit(f_new))
+            value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
         steps.append(value)
         h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1].expand(*value.shape, -1)], -1)

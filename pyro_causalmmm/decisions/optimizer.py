@@ -110,10 +110,10 @@ class _Problem:
             coef_noise=coefficient_noise_source(model, config, config.draws, data.n_shops),
         )
         last = data.context[np.arange(data.n_shops), data.lengths - 1]
-        fut = (last - mmm.context_loc) / mmm.context_scale
-        fut = torch.tensor(np.repeat(fut[:, None, :], M, axis=1), dtype=torch.float32)
+        fut = mmm.future_context_tensor(data, np.repeat(last[:, None, :], M, axis=1))
+        self.exog = model.exog(fut)  # (B, M, K) calendar and controls, or None
         with torch.no_grad():
-            self.a, self.g = model.saturation(fut)  # (B, M)
+            self.a, self.g = model.curve_params(fut)  # (B, M)
         self.loc = torch.tensor(data.scaling.loc[:, channels])
         self.scale = torch.tensor(data.scaling.scale[:, channels])
         self.gmv_scale = torch.tensor(data.scaling.scale[:, -1])
@@ -133,7 +133,7 @@ class _Problem:
 
     def gmv(self, world, m: torch.Tensor) -> torch.Tensor:
         """Future GMV ``(S, B, M)`` in model units under multipliers ``m``."""
-        path = rollout_future(world, self.pin_mask, self._pins(m), self.a, self.g)
+        path = rollout_future(world, self.pin_mask, self._pins(m), self.a, self.g, self.exog)
         return path[0, ..., -1]
 
     def objective(self, m: torch.Tensor, n_draws: int) -> tuple[float, torch.Tensor]:
@@ -153,8 +153,12 @@ class _Problem:
         plan, and the plan with mediators held at their current-plan paths."""
         world = self.world
         ones = torch.ones_like(m_plan)
-        base_path = rollout_future(world, self.pin_mask, self._pins(ones), self.a, self.g)[0]
-        plan_path = rollout_future(world, self.pin_mask, self._pins(m_plan), self.a, self.g)[0]
+        base_path = rollout_future(
+            world, self.pin_mask, self._pins(ones), self.a, self.g, self.exog
+        )[0]
+        plan_path = rollout_future(
+            world, self.pin_mask, self._pins(m_plan), self.a, self.g, self.exog
+        )[0]
         user = self.gmv_scale[:, None], self.gmv_loc[:, None]
         out = {
             "base": (base_path[..., -1].double() * user[0] + user[1]).sum(-1),
@@ -168,7 +172,7 @@ class _Problem:
                 self.pin_mask[None], self._pins(m_plan), base_path[None]
             )  # (1, S, B, M, D): plan on channels, current-plan paths on mediators
             direct_world = world.restrict([self.data.n_nodes - 1])
-            direct = rollout_future(direct_world, hold, pins, self.a, self.g)[0]
+            direct = rollout_future(direct_world, hold, pins, self.a, self.g, self.exog)[0]
             out["direct"] = (direct[..., -1].double() * user[0] + user[1]).sum(-1)
         else:
             out["direct"] = out["plan"]

@@ -15,7 +15,7 @@ import torch
 
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models.decoder import saturate
-from pyro_causalmmm.models.linear import column_gates, lag_matrix, posterior_precision
+from pyro_causalmmm.models.linear import posterior_precision
 
 
 def graph_draws(p_edge: np.ndarray, draws: int, seed: int) -> torch.Tensor:
@@ -143,8 +143,11 @@ class World:
         adj: ``(S, B, D, D)`` hard graph draws (cause, effect).
         nodes: ``(R,)`` sorted indices of the responding nodes (those whose mean is
             modelled; every other node must be pinned by an intervention).
-        coef: ``(S, B, R, P)`` effective linear coefficients (gates * posterior-mean beta)
-            on :func:`lag_matrix`'s columns, or None without a linear term.
+        coef: ``(S, B, R, P)`` effective linear coefficients (gates * beta) on the columns
+            of :func:`models.design.design_matrix` (lags, same-period spend, baseline,
+            intercept), or None without a linear term.
+        exog: ``(S, B, T, R)`` the baseline columns' part of the linear term on the observed
+            steps (None without baseline columns); it never changes under do().
         fact: ``(S, B, T, R)`` one-step means ``f(x_<t)`` of the responders on the
             observed path (the abduction: residual ``e = x - fact``).
         start: first step a counterfactual may change.
@@ -170,6 +173,7 @@ class World:
     floor: torch.Tensor
     ceiling: torch.Tensor
     unstable: int = 0
+    exog: torch.Tensor | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -195,6 +199,7 @@ class World:
             self,
             nodes=nodes,
             coef=None if self.coef is None else self.coef[..., pos, :],
+            exog=None if self.exog is None else self.exog[..., pos],
             fact=self.fact[..., pos],
             h_start=self.h_start[..., pos, :],
             h_end=self.h_end[..., pos, :],
@@ -206,6 +211,7 @@ class World:
             self,
             adj=self.adj[:n],
             coef=None if self.coef is None else self.coef[:n],
+            exog=None if self.exog is None else self.exog[:n],
             fact=self.fact[:n],
             h_start=self.h_start[:n],
             h_end=self.h_end[:n],
@@ -215,11 +221,23 @@ class World:
         """``values`` ``(..., B, R)`` of the responders clamped to their limits."""
         return torch.clamp(values, self.floor[:, self.nodes], self.ceiling[:, self.nodes])
 
-    def mean(self, h: torch.Tensor, lagbuf: torch.Tensor, a, g) -> torch.Tensor:
+    def same_period(self, spend: torch.Tensor) -> torch.Tensor:
+        """The same-period part ``(..., S, B, R)`` of the responders' means for this step's
+        spend values ``spend`` ``(..., S|1, B, n_same)`` (0 without same-period columns)."""
+        layout = self.model.layout
+        if self.coef is None or not layout.n_same:
+            return torch.zeros((), dtype=self.x.dtype)
+        return torch.einsum("...bc,...brc->...br", spend, self.coef[..., layout.same_slice])
+
+    def mean(
+        self, h: torch.Tensor, lagbuf: torch.Tensor, a, g, exog: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """One-step means ``f`` ``(..., S, B, R)`` of the responders from their decoder
         states ``h`` ``(..., S, B, R, H)`` and the last ``L`` values of every node
         ``lagbuf`` ``(..., S|1, B, D, L)`` (newest first); ``a, g`` ``(B,)`` this step's
-        S-curve parameters."""
+        S-curve parameters; ``exog`` ``(S|1, B, R)`` this step's baseline part. The
+        same-period part is added by the caller (:meth:`same_period`), once this step's
+        spends are known."""
         model = self.model
         raw = model.decoder.readout_state(h)
         pos = self.target_pos
@@ -228,8 +246,11 @@ class World:
             raw = torch.cat([raw[..., :pos], target[..., None], raw[..., pos + 1 :]], dim=-1)
         if self.coef is None:
             return raw
+        n_lag = self.model.layout.n_lag
         flat = lagbuf.reshape(*lagbuf.shape[:-2], -1)  # (..., B, D * L), column i * L + l
-        lin = torch.einsum("...bp,...brp->...br", flat, self.coef[..., :-1]) + self.coef[..., -1]
+        lin = torch.einsum("...bp,...brp->...br", flat, self.coef[..., :n_lag]) + self.coef[..., -1]
+        if exog is not None:
+            lin = lin + exog
         return raw + lin
 
 
@@ -251,9 +272,9 @@ def coefficient_noise(seed: int, draws: int, shops: int, model) -> torch.Tensor:
     """Standard normal noise ``(draw, shop, node, node * lags + 1)`` behind the linear
     coefficient draws of :func:`prepare_world`; one generator per ``seed`` over all shops,
     so a shop's draws do not depend on how shops are chunked."""
-    D, L = model.n_nodes, model.config.linear_lags
+    D, P = model.n_nodes, model.layout.width
     gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn(draws, shops, D, D * L + 1, generator=gen)
+    return torch.randn(draws, shops, D, P, generator=gen)
 
 
 @torch.no_grad()
@@ -270,7 +291,7 @@ def _teacher_forced(
     B, T, D = x.shape
     R = len(nodes)
     lengths = mask.sum(-1)
-    a, g = model.saturation(context)
+    a, g = model.curve_params(context)
     adj_in = adj[..., nodes]
     h = x.new_zeros(S, B, R, dec.hidden)
     win = x.new_zeros(B, D, dec.window)
@@ -299,9 +320,9 @@ def _teacher_forced(
     rows = mask.clone()
     rows[:, : cfg.max_lag] = False
     w = rows.to(x.dtype)
-    X = lag_matrix(x, L)  # (B, T, P)
+    X = model.design(x, context)  # (B, T, P)
     xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
-    gates = column_gates(adj, L)[..., nodes, :]  # (S, B, R, P)
+    gates = model.gates(adj)[..., nodes, :]  # (S, B, R, P)
     resid = (x[None, ..., nodes] - mean) * w[None, ..., None]  # (S, B, T, R)
     xtr = torch.einsum("btp,sbtr->sbrp", X, resid)
     gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
@@ -315,7 +336,11 @@ def _teacher_forced(
         beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
     coef = gates * beta
     fact = mean + torch.einsum("btp,sbrp->sbtr", X, coef)
-    return dataclasses.replace(world, coef=coef, fact=fact)
+    exog = None
+    if model.layout.n_exog:
+        cols = model.layout.exog_slice
+        exog = torch.einsum("btk,sbrk->sbtr", X[..., cols], coef[..., cols])
+    return dataclasses.replace(world, coef=coef, fact=fact, exog=exog)
 
 
 def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
@@ -330,7 +355,7 @@ def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
     if world.coef is None or L == 0:
         return torch.zeros(S, B, Q)
     D = world.n_nodes
-    A = world.coef[..., :-1].reshape(S, B, len(world.nodes), D, L)  # [j in nodes, i, l]
+    A = world.coef[..., : D * L].reshape(S, B, len(world.nodes), D, L)  # [j in nodes, i, l]
     out = torch.zeros(S, B, Q)
     for q in range(Q):
         idx = keep[q].nonzero()[:, 0]

@@ -100,9 +100,7 @@ def sample(
     mmm._check_columns(data)
     values, mask, ctx = mmm.tensors(data)
     fc_user = _future_context(data, horizon, future_context)
-    fc = torch.tensor((fc_user - mmm.context_loc) / mmm.context_scale, dtype=torch.float32).reshape(
-        data.n_shops, horizon, data.n_context
-    )
+    fc = mmm.future_context_tensor(data, fc_user.reshape(data.n_shops, horizon, data.n_context))
     floor = torch.tensor(_floors(data), dtype=torch.float32)
     fv = np.full((data.n_shops, horizon, data.n_nodes), np.nan)
     if future_values is not None:

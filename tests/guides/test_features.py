@@ -57,3 +57,23 @@ def test_block_update_bayes_factors_equal_the_direct_definition():
         direct = _direct_log_bf(*moments, gate, 3, 0.5)
         torch.testing.assert_close(fast, direct, rtol=1e-9, atol=1e-9)
     assert fast[:, 1, 3].min() > 2  # the planted edge is supported in every shop
+
+
+def test_same_period_evidence_sees_an_effect_within_the_step():
+    """y_t = 2 s_t + noise with s white noise: no lag of s predicts y, its current value
+    does. The advanced design (lags 0..L-1 of the spend) finds the edge; the lagged one
+    cannot; edges into the spend itself are left to the lagged design."""
+    from pyro_causalmmm.guides.features import edge_evidence_stats
+
+    torch.manual_seed(0)
+    B, T = 8, 80
+    s = torch.randn(B, T)
+    other = torch.randn(B, T)
+    y = 2 * s + 0.5 * torch.randn(B, T)
+    x = torch.stack([s, other, y], dim=-1)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    _, _, z_lag = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True)
+    _, _, z_now = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True, advance=(0,))
+    assert z_now[:, 0, 2].min() > 5, z_now[:, 0, 2]
+    assert z_lag[:, 0, 2].max() < 2.5, z_lag[:, 0, 2]  # no evidence from the lags
+    assert z_now[:, 1, 2].abs().median() < 2  # the unrelated series stays null

@@ -1,0 +1,82 @@
+"""The fitted model's baseline and same-period columns, resolved from the data's step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
+from pyro_causalmmm.errors import DataValidationError
+from pyro_causalmmm.simulate.funnel import simulate_funnel_daily, simulate_funnel_weekly
+
+
+def _data(weekly: bool):
+    sim = (
+        simulate_funnel_weekly(n_shops=3, length=60, seed=1)
+        if weekly
+        else simulate_funnel_daily(n_shops=3, length=90, seed=1)
+    )
+    return MarketingMixData.from_frame(sim.frame, target="gmv", context=list(sim.context_names))
+
+
+@pytest.fixture(scope="module")
+def weekly_fit():
+    data = _data(True)
+    mmm = CausalMMM(ModelConfig(hidden=8))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
+    return mmm, data
+
+
+def test_weekly_data_gets_same_period_spend_and_yearly_seasons(weekly_fit):
+    mmm, data = weekly_fit
+    spends = [data.node_names.index(c) for c in data.spend_names]
+    assert mmm.config.same_period == "on"
+    assert mmm.same_period_nodes == sorted(spends) and spends
+    assert mmm.model.layout.same == tuple(sorted(spends))
+    assert mmm.calendar is not None and mmm.calendar.periods == ((365.25, 2),)
+    assert mmm.guide.same_period == tuple(sorted(spends))
+
+
+def test_daily_data_keeps_lagged_edges_and_gets_weekly_seasons():
+    data = _data(False)
+    mmm = CausalMMM(ModelConfig(hidden=8))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
+    assert mmm.config.same_period == "off" and mmm.same_period_nodes == []
+    assert (7.0, 3) in mmm.calendar.periods
+
+
+def test_save_load_keeps_the_baseline(weekly_fit, tmp_path):
+    mmm, data = weekly_fit
+    mmm.save(tmp_path / "m")
+    back = CausalMMM.load(tmp_path / "m")
+    assert back.calendar == mmm.calendar and back.same_period_nodes == mmm.same_period_nodes
+    np.testing.assert_allclose(back.predict_one_step(data), mmm.predict_one_step(data))
+
+
+def test_future_context_extends_the_calendar(weekly_fit):
+    mmm, data = weekly_fit
+    fut = mmm.future_context_tensor(data, np.zeros((data.n_shops, 4, data.n_context)))
+    _, _, ctx = mmm.tensors(data)
+    assert fut.shape == (data.n_shops, 4, ctx.shape[-1])
+    last = int(data.lengths[0]) - 1
+    step = ctx[0, last, -5] - ctx[0, last - 1, -5]  # the trend's weekly increment
+    assert torch.allclose(fut[0, 0, -5] - ctx[0, last, -5], step, atol=1e-5)
+
+
+def test_unknown_control_is_named():
+    data = _data(True)
+    mmm = CausalMMM(ModelConfig(hidden=8, controls=("price",)))
+    with pytest.raises(DataValidationError, match="price"):
+        mmm.fit(data, TrainConfig(epochs=1, seed=0))
+
+
+def test_controls_enter_the_baseline_not_the_s_curve():
+    sim = simulate_funnel_weekly(n_shops=3, length=60, seed=1)
+    frame = sim.frame.copy()
+    frame["price"] = np.random.default_rng(0).normal(10, 1, len(frame))
+    data = MarketingMixData.from_frame(frame, target="gmv", context=[*sim.context_names, "price"])
+    mmm = CausalMMM(ModelConfig(hidden=8, controls=("price",)))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
+    assert mmm.model.n_context == data.n_context - 1
+    assert mmm.model.n_exog == 1 + mmm.calendar.width
