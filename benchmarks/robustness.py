@@ -665,7 +665,9 @@ def write_outputs(quick: bool, version: str, fam_source: str, fams: dict, rows: 
         "\"its evidence\": the AUROC of the guide's untrained edge evidence "
         "(`edge_evidence_array`). \"best baseline\" includes the VAR-F best-lag ORACLE "
         "(lag of 1/3/5 chosen with the true graphs on each draw); the targets table also "
-        "compares with the best non-oracle baseline. ECE: 10 equal-width bins; Brier and "
+        "compares with the best non-oracle baseline. cMLP: the neural Granger causality "
+        "baseline of Tank et al. (TPAMI 2021, `benchmarks/cmlp.py`; a non-oracle baseline, "
+        "counted in both). ECE: 10 equal-width bins; Brier and "
         "base-rate Brier (constant forecast at the draw's edge share) means over seeds; "
         "present real / absent absent: shares of edges with p >= 0.8 that are real and with "
         "p <= 0.2 that are absent, pooled over seeds (n = edges called).",

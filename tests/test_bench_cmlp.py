@@ -120,3 +120,27 @@ def test_defaults_are_documented():
     doc = " ".join(cmlp.__doc__.split())
     for k, v in DEFAULTS.items():
         assert f"{k}={v!r}".replace("'", '"') in doc, k
+
+
+def test_robustness_reuses_cmlp_rows_of_another_version(tmp_path, monkeypatch):
+    """--baselines-from V1,V2: baseline rows (cmlp among them) of either version count, a
+    CausalMMM row only at the current version; the current version wins, then V1."""
+    import json
+
+    import robustness
+
+    assert "cmlp" in robustness.METHODS and "cmlp" in robustness.BASELINE_METHODS
+    src = "fam-src"
+    rows = [("cur", "causalmmm", 1), ("old", "causalmmm", 2), ("old", "ridge_var", 3),
+            ("new", "cmlp", 4), ("old", "cmlp", 5), ("cur", "var_f_bic", 6),
+            ("old", "var_f_bic", 7), ("other", "varlingam", 8)]
+    path = tmp_path / "robustness" / "fam.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps({"family": "fam", "seed": 0, "method": m,
+                                        "code_version": v, "quick": False,
+                                        "families_source": src, "x": x}) + "\n"
+                            for v, m, x in rows))
+    monkeypatch.setattr(robustness, "parts_dir", lambda quick: tmp_path / "robustness")
+    monkeypatch.setattr(robustness, "BASELINES_FROM", ("new", "old"))
+    got = {k[2]: r["x"] for k, r in robustness.load_rows(False, "cur", src).items()}
+    assert got == {"causalmmm": 1, "ridge_var": 3, "cmlp": 4, "var_f_bic": 6}
