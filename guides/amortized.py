@@ -83,10 +83,11 @@ class AmortizedGraphGuide(nn.Module):
             cfg.evidence_ranks,
             cfg.evidence_baseline,
         )
-        lagged = edge_evidence_stats(x, mask, *args)
+        kw = {"even": cfg.evidence_even}
+        lagged = edge_evidence_stats(x, mask, *args, **kw)
         if not self.same_period:
             return lagged
-        same = edge_evidence_stats(x, mask, *args, advance=self.same_period)
+        same = edge_evidence_stats(x, mask, *args, advance=self.same_period, **kw)
         responds = torch.ones(self.n_nodes, dtype=torch.bool, device=x.device)
         responds[list(self.same_period)] = False
         feats = torch.where(responds[:, None], same[0], lagged[0])

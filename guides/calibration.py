@@ -39,16 +39,22 @@ Z_MIN, Z_MAX, GRID = -8.0, 38.0, 2301  # z grid of the stored curve (step 0.02)
 _P_FLOOR = 1e-300
 
 
-def lag_test_z(wald: torch.Tensor, lags: int | None = None) -> torch.Tensor:
+def lag_test_z(
+    wald: torch.Tensor, lags: int | None = None, dof: torch.Tensor | None = None
+) -> torch.Tensor:
     """ACAT-combined z-score ``(...)`` of Wald statistics ``(..., k L)``: ``k`` groups of
-    lag counts 1..L (degrees of freedom 1..L in each group; ``lags=None``: one group).
+    lag counts 1..L (degrees of freedom 1..L in each group; ``lags=None``: one group), or
+    with ``dof`` ``(n,)`` the degrees of freedom of each statistic given explicitly.
 
     ``z`` is ``Phi^{-1}(1 - p)``: about N(0, 1) for an absent edge in a well-specified
     linear model, large for a present one; capped near 37 (p = 1e-300)."""
     w = wald.double().clamp_min(0.0)
     n = w.shape[-1]
     lags = n if lags is None else lags
-    dof = (torch.arange(n, dtype=w.dtype, device=w.device) % lags) + 1
+    if dof is None:
+        dof = (torch.arange(n, dtype=w.dtype, device=w.device) % lags) + 1
+    else:
+        dof = dof.to(device=w.device, dtype=w.dtype)
     p = torch.special.gammaincc(dof / 2, w / 2).clamp(_P_FLOOR, 1.0)
     # tan((1/2 - p) pi) = cot(p pi); for tiny p it is 1 / (p pi) (no overflow)
     t = torch.where(p < 1e-12, 1.0 / (p * math.pi), 1.0 / torch.tan(p * math.pi))

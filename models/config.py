@@ -74,6 +74,11 @@ class ModelConfig:
         and combines both tests (robust to bursts, heavy tails and saturating responses).
     evidence_baseline: slow cosines (trend, slow seasonality) in every evidence
         regression, so a demand cycle that drives both a budget and GMV is not an edge.
+    evidence_even: the evidence also runs the even test of ``guides.nonlinear`` (each
+        cause's lags and squared scores as one block), so U- and V-shaped couplings that
+        have no linear signal count (on the rank-based scores; see the module for the
+        measured gains: non-monotone AUROC 0.59 -> 0.93, Lorenz-96 0.88 -> 0.96 at F = 10).
+        Models saved before it existed load with False.
     evidence_components: Gaussians in the alternative (edge present) density of the
         two-group model; the null is a Student-t whose tail weight is fitted.
     correction_bound: largest change, in log-odds, the trained NRI encoder may make to a
@@ -117,6 +122,7 @@ class ModelConfig:
     evidence_ranks: bool = True
     evidence_baseline: int = 0
     evidence_components: int = 1
+    evidence_even: bool = True
     correction_bound: float = 0.0
     seasonality: int = 2
     trend: bool = True
@@ -173,7 +179,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
         # a model saved before calibrated edges existed used the uncalibrated guide
-        d = {"calibrate_edges": False, **d}
+        d = {"calibrate_edges": False, "evidence_even": False, **d}
         # ... and one saved before the baseline existed had none (no trend, no seasons,
         # lagged edges only)
         if "seasonality" not in d:

@@ -77,3 +77,48 @@ def test_same_period_evidence_sees_an_effect_within_the_step():
     assert z_now[:, 0, 2].min() > 5, z_now[:, 0, 2]
     assert z_lag[:, 0, 2].max() < 2.5, z_lag[:, 0, 2]  # no evidence from the lags
     assert z_now[:, 1, 2].abs().median() < 2  # the unrelated series stays null
+
+
+def test_even_test_sees_a_v_shaped_coupling_the_linear_tests_miss():
+    """y_t = |s_{t-1}| (centred) + noise: no linear or monotone signal, all of it in the
+    squares. With ``even`` the edge's z-score is large; without it near the null."""
+    from pyro_causalmmm.guides.features import edge_evidence_stats
+
+    torch.manual_seed(1)
+    B, T = 8, 150
+    s = torch.randn(B, T)
+    other = torch.randn(B, T)
+    y = torch.zeros(B, T)
+    y[:, 1:] = 1.5 * (s[:, :-1].abs() - 0.8) + 0.5 * torch.randn(B, T - 1)
+    x = torch.stack([s, other, y], dim=-1)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    _, _, z_lin = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True)
+    _, _, z_even = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True, even=True)
+    assert z_even[:, 0, 2].min() > 5, z_even[:, 0, 2]
+    assert z_lin[:, 0, 2].median() < 2, z_lin[:, 0, 2]
+    assert z_even[:, 1, 2].median() < 2  # the unrelated series stays null
+
+
+def test_explicit_degrees_of_freedom_match_the_lag_groups():
+    from pyro_causalmmm.guides.calibration import lag_test_z
+
+    w = torch.rand(4, 6) * 10
+    dof = torch.tensor([1.0, 2, 3, 1, 2, 3])
+    assert torch.allclose(lag_test_z(w, 3), lag_test_z(w, dof=dof))
+
+
+def test_paired_design_blocks_hold_both_series_of_a_node():
+    from pyro_causalmmm.guides.nonlinear import even_scores, paired_lag_matrix
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 10, 3)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    q = even_scores(x, mask)
+    assert torch.allclose(q.mean(1), torch.zeros(2, 3), atol=1e-5)
+    X = paired_lag_matrix(x, q, 2)
+    assert X.shape == (2, 10, 3 * 4 + 1)
+    t = 5
+    assert torch.equal(
+        X[:, t, 4:8],
+        torch.stack([x[:, t - 1, 1], x[:, t - 2, 1], q[:, t - 1, 1], q[:, t - 2, 1]], -1),
+    )
