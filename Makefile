@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# pymc-marketing 1.3 (benchmarks/effects.py's baseline) needs Python >= 3.12: own venv
+PYTHON312 ?= $(shell command -v python3.12 || command -v python3.13)
+PYMC_VENV := .venv-pymc
+
 .PHONY: test demo lint bench bench-quick clean
 
 $(PY):
@@ -16,6 +20,11 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+$(PYMC_VENV)/.installed:
+	$(PYTHON312) -m venv $(PYMC_VENV)
+	$(PYMC_VENV)/bin/python -m pip install --quiet "pymc-marketing==1.3.0"
+	touch $@
 
 install: $(STAMP)
 
@@ -36,22 +45,27 @@ demo: $(STAMP)
 # --baselines-from V`, about 15 min; grid and budget:
 # benchmarks/grid.py; about 1.5 hours on 2 free cores, measured 2026-11-29; rerunning resumes unfinished jobs).
 # PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
-bench: $(STAMP)
+# effects.py: CausalMMM vs PyMC-Marketing contributions against the funnel's do()-truth,
+# benchmarks/effects.md (PyMC-Marketing about 10 min a draw on 2 cores; a model change needs
+# only `benchmarks/effects.py --full --methods causalmmm`, a few minutes, its rows are reused)
+bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full
+	$(PY) benchmarks/effects.py --full
 	$(PY) benchmarks/recovery.py --full
 	$(PY) benchmarks/forecast_bench.py --full
 	$(PY) benchmarks/speed.py --full
 	$(PY) benchmarks/report.py
 
 # a few minutes: the same pipeline on a small grid, writes benchmarks/results_quick.{md,json}
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --quick
+	$(PY) benchmarks/effects.py --quick
 	$(PY) benchmarks/recovery.py --quick
 	$(PY) benchmarks/forecast_bench.py --quick
 	$(PY) benchmarks/speed.py --quick
 	$(PY) benchmarks/report.py --quick
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PYMC_VENV) demo_output .pytest_cache .ruff_cache

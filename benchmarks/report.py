@@ -466,6 +466,22 @@ def robustness_lines(quick: bool) -> list[str]:
     ]
 
 
+def effects_lines(quick: bool) -> list[str]:
+    """A pointer to ``effects.md`` (``benchmarks/effects.py``) with its summary table."""
+    path = HERE / "effects_results.json"
+    head = ["## Channel effects against the do()-truth (CausalMMM vs PyMC-Marketing)", ""]
+    if quick or not path.exists():
+        return []
+    res = json.loads(path.read_text())
+    return head + [
+        "From `effects.md` (`benchmarks/effects.py --full`, seeds "
+        f"{res['seeds']}): contributions per (shop, spend channel) of the funnel family "
+        "against `simulate.true_funnel_contributions`, both tools on the same draws and the "
+        "same shops; means over seeds (sd, per-seed rows, direct / indirect split and the "
+        "PyMC-Marketing settings and diagnostics are there).", "", *res["summary_md"], "",
+    ]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -488,6 +504,7 @@ def main(argv=None) -> int:
         "# Benchmark results" + (" (quick: pipeline check, not results)" if q else ""),
         "",
         *robustness_lines(q),
+        *effects_lines(q),
         "## Paper's simulations: recovery, forecasting, speed",
         "",
         f"Machine: {machine}  ",
