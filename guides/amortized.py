@@ -51,14 +51,7 @@ class AmortizedGraphGuide(nn.Module):
             self.stat_lags = config.evidence_lags
             n_stats = self.stat_lags + 2 if config.encoder_lag_features else 0
             self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, 0.0)
-            default = {  # before `calibrate`: a theoretical null and a generic alternative
-                "mu0": 0.0,
-                "sd0": 1.0,
-                "weights": np.ones(1),
-                "mus": np.array([4.0]),
-                "sds": np.array([2.0]),
-                "rate": np.full(n_nodes, config.prior_edge_prob),
-            }
+            default = self._default_params()
             curve = torch.tensor(calibration.log_odds_curve(default), dtype=torch.float64)
             self.register_buffer("curve", curve)  # (effect, grid), saved with the weights
             self.register_buffer("edge_rate", torch.tensor(default["rate"]))
@@ -66,6 +59,18 @@ class AmortizedGraphGuide(nn.Module):
             self.stat_lags = max(config.linear_lags, 1)
             n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
             self.encoder = RelationalEncoder(n_nodes, config.hidden, n_stats, self.prior_logit)
+
+    def _default_params(self) -> dict:
+        """The curve before (or without) `calibrate`: a theoretical null and a generic
+        alternative at the prior edge probability."""
+        return {
+            "mu0": 0.0,
+            "sd0": 1.0,
+            "weights": np.ones(1),
+            "mus": np.array([4.0]),
+            "sds": np.array([2.0]),
+            "rate": np.full(self.n_nodes, self.config.prior_edge_prob),
+        }
 
     def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
         """``(features, log_bf, z)`` of :func:`features.edge_evidence_stats`. With
@@ -137,6 +142,10 @@ class AmortizedGraphGuide(nn.Module):
         effect = torch.arange(D).expand(D, D)[off]  # (edge,) column index = effect node
         vals = z[:, off].double().cpu().numpy().reshape(-1)
         groups = effect.expand(z.shape[0], -1).reshape(-1).numpy()
+        if vals.size < calibration.MIN_EDGES:
+            # too few edges to learn a null and an edge rate (one shop, one channel): the
+            # theoretical null N(0, 1), a generic alternative, the prior edge probability
+            return {**self._default_params(), "note": "too few edges: prior curve kept"}
         params = calibration.fit_two_group(
             vals, groups, D, components=self.config.evidence_components
         )

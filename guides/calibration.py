@@ -39,6 +39,9 @@ Z_MIN, Z_MAX, GRID = -8.0, 38.0, 2301  # z grid of the stored curve (step 0.02)
 _P_FLOOR = 1e-300
 
 
+# fewest edges (over all shops) from which the two-group model is fitted
+MIN_EDGES = 10
+
 def lag_test_z(
     wald: torch.Tensor, lags: int | None = None, dof: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -134,8 +137,10 @@ def fit_two_group_df(
     """
     z = np.asarray(z, dtype=np.float64)
     group = np.asarray(group, dtype=np.int64)
-    if z.ndim != 1 or z.shape != group.shape or z.size < 10 or not np.isfinite(z).all():
-        raise ValueError("z and group must be equal-length finite 1-D arrays of >= 10 edges")
+    if z.ndim != 1 or z.shape != group.shape or z.size < MIN_EDGES or not np.isfinite(z).all():
+        raise ValueError(
+            f"z and group must be equal-length finite 1-D arrays of >= {MIN_EDGES} edges"
+        )
     counts = np.bincount(group, minlength=n_groups).astype(np.float64)
     med = float(np.median(z))
     below = z[z <= np.quantile(z, 0.75)]

@@ -98,10 +98,10 @@ def _lag_moments(
     ``G^T G`` ``(shop, effect, P, P)``, ``G^T r`` ``(shop, effect, P)``, ``r^T r`` and
     the row count ``(shop, effect)``; ``P = node * lags + 1`` (intercept last). With
     ``advance`` the design holds lags 0..L-1 of those nodes (:func:`_advance`) and their
-    own responses are set to 0 (a node's current value would explain itself; their
-    statistics are not used). With ``extra`` ``(shop, time, node)`` each node's block
-    also holds its lags in ``extra`` (:func:`guides.nonlinear.paired_lag_matrix`;
-    ``P = node * 2 lags + 1``).
+    own responses are replaced by unit-variance noise orthogonal to the design (a node's
+    current value would explain itself; their statistics are not used). With ``extra``
+    ``(shop, time, node)`` each node's block also holds its lags in ``extra``
+    (:func:`guides.nonlinear.paired_lag_matrix`; ``P = node * 2 lags + 1``).
 
     With every gate at 1 the design is the same for every effect, so ``X^T X`` is
     computed once per shop and shared (an expanded view)."""
@@ -117,13 +117,15 @@ def _lag_moments(
     w = mask[:, lags:].to(x.dtype)  # (B, T')
     Xw = X * w[..., None]
     y = x[:, lags:] * w[..., None]  # (B, T', D)
-    if advance:
-        y = y.clone()
-        y[..., list(advance)] = 0.0
     xtx = Xw.transpose(1, 2) @ X  # (B, P, P)
     gtr = (Xw.transpose(1, 2) @ y).transpose(1, 2)  # (B, effect, P)
     rtr = (y * y).sum(1)  # (B, effect)
     n = w.sum(1, keepdim=True).expand(B, D)
+    if advance:  # a unit-variance response orthogonal to the design: well-conditioned
+        idx = list(advance)
+        gtr, rtr = gtr.clone(), rtr.clone()
+        gtr[:, idx] = 0.0
+        rtr[:, idx] = n[:, idx]
     gtg = xtx[:, None].expand(B, D, *xtx.shape[1:])
     return gtg, gtr, rtr, n.clamp_min(1.0)
 

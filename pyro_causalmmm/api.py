@@ -88,6 +88,8 @@ class CausalMMM:
         """Controls checked, ``same_period`` resolved from the data's step ("auto": on
         for a step of 7 days or more), the calendar columns fitted to the training panel."""
         cfg = self.config
+        if not cfg.controls and data.control_names:  # the data's controls (its roles)
+            cfg = dataclasses.replace(cfg, controls=tuple(data.control_names))
         missing = [c for c in cfg.controls if c not in data.context_names]
         if missing:
             raise DataValidationError(

@@ -498,10 +498,12 @@ def test_meridian_file_validates():
     if not MERIDIAN.is_file():
         pytest.skip(f"real-format dataset not present at {MERIDIAN} (only in developer checkouts)")
     data = MarketingMixData.from_csv(MERIDIAN, shop="geo", target="conversions")
-    assert data.values.shape == (20, 156, 11)
+    assert data.values.shape == (20, 156, 7)  # 3 impressions, 3 spends, the target
     assert data.target_name == "conversions"
-    assert "GenericGQV_control" in data.channel_names
-    assert data.values[..., data.node_names.index("GenericGQV_control")].min() < 0
+    assert data.control_names == ["BrandedGQV_control", "GenericGQV_control"]
+    assert data.context[..., data.context_names.index("GenericGQV_control")].min() < 0
+    assert data.revenue_per_unit is not None and (data.revenue_per_unit[data.mask] > 0).all()
+    assert "population" not in data.channel_names
     assert data.spend_names == [
         "AwarenessVideo_spend",
         "PerformanceDisplay_spend",

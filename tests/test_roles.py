@@ -49,15 +49,21 @@ def _robyn_like(n=40):
     )
 
 
-def test_every_column_has_a_line_and_text_columns_say_why_they_are_left_out():
+def test_every_column_has_a_line_and_text_and_control_columns_become_controls():
     data = MarketingMixData.from_frame(_robyn_like(), time="DATE", target="revenue")
     roles = data.column_roles
     assert list(roles) == list(_robyn_like().columns)  # the file's columns, in order
     assert data.spend_names == ["tv_S"]
     assert roles["tv_S"].startswith("spend channel")
-    assert "left out" in roles["events"] and "indicator" in roles["events"]
-    assert "control" in roles["competitor_sales_B"] and "--channels" in roles["competitor_sales_B"]
+    assert "indicator" in roles["events"] and "events=event1" in roles["events"]
+    assert roles["competitor_sales_B"].startswith("control") and "_B" in roles["competitor_sales_B"]
     assert "events" not in data.channel_names
+    assert "competitor_sales_B" not in data.channel_names
+    assert data.control_names == ["competitor_sales_B", "events=event1"]
+    ind = data.context[0, :, data.context_names.index("events=event1")]
+    assert set(np.unique(ind)) <= {0.0, 1.0}
+    expect = (_robyn_like()["events"] == "event1").to_numpy(dtype=float)
+    np.testing.assert_array_equal(ind, expect)
     summary = data.summary()
     assert all(f"    {c}: " in summary for c in roles)
 
@@ -73,4 +79,6 @@ def test_columns_not_among_explicit_channels_say_so():
     data = MarketingMixData.from_frame(
         _robyn_like(), time="DATE", target="revenue", channels=["tv_S"]
     )
-    assert data.column_roles["newsletter"] == "left out: not among --channels"
+    assert data.column_roles["newsletter"].startswith("left out: not among --channels")
+    assert data.control_names == []  # explicit channels: nothing becomes a control silently
+    assert "--controls" in data.column_roles["competitor_sales_B"]

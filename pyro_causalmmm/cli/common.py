@@ -85,6 +85,22 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "'spend' or 'cost'; give the flag alone for none)",
     )
     parser.add_argument(
+        "--controls",
+        nargs="*",
+        metavar="COL",
+        help="additive controls in every node's baseline (price, competitors, events; text "
+        "columns become 0/1 indicators). Default: Robyn _B / Meridian _control columns and "
+        "text columns when channels are inferred; give the flag alone for none",
+    )
+    parser.add_argument(
+        "--revenue-per-unit",
+        default=None,
+        metavar="COL|NUMBER",
+        help="revenue of one target unit (a column or a number) when the target is a count "
+        "such as conversions; contributions, ROAS and budgets are then in revenue (default: "
+        "the file's revenue_per_conversion column if it has one)",
+    )
+    parser.add_argument(
         "--fill", choices=FILL_METHODS, default=None, help="fill gaps in the time grid"
     )
     parser.add_argument(
@@ -110,6 +126,8 @@ def load_data(args: argparse.Namespace):
         spend=args.spend,
         fill=args.fill,
         min_length=args.min_length,
+        controls=args.controls,
+        revenue_per_unit=args.revenue_per_unit,
     )
 
 

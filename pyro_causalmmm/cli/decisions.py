@@ -191,6 +191,11 @@ def cmd_contributions(args: argparse.Namespace) -> int:
         f"wrote {args.out} ({len(table)} rows: {data.n_shops} shops x "
         f"{len(table) // max(data.n_shops, 1)} channels); all channels together: contribution "
         f"{total:.6g} on spend {spend:.6g} (ROAS {total / spend if spend else float('nan'):.3g})"
+        + (
+            f"; amounts in revenue ({data.target_name} x revenue per unit)"
+            if data.revenue_per_unit is not None
+            else ""
+        )
     )
     return EXIT_OK
 

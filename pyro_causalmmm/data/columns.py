@@ -182,8 +182,10 @@ def _select_columns(
     channels: Sequence[str] | None,
     context: Sequence[str] | None,
     spend: Sequence[str] | None,
+    exclude: set[str] = frozenset(),
 ) -> tuple[list[str], list[str], list[str]]:
-    """Check the named columns exist and do not overlap; return (channels, context, spend)."""
+    """Check the named columns exist and do not overlap; return (channels, context, spend).
+    Columns in ``exclude`` (controls, scale columns) are never inferred as channels."""
     if shop == time:
         raise DataValidationError(f"shop and time columns are both {shop!r}; they must differ")
     _require_column(df, shop, "shop", "the shop id column as shop=... (--shop COL)")
@@ -208,7 +210,7 @@ def _select_columns(
 
     channel_names = _as_name_list(channels, "channel")
     if channel_names is None:
-        reserved = {shop, time, target, *context_names}
+        reserved = {shop, time, target, *context_names, *exclude}
         channel_names = [
             str(c)
             for c in df.columns

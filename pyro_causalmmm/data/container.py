@@ -27,14 +27,12 @@ from pyro_causalmmm.data.columns import (
     ONE_SHOP_COLUMN,
     Freq,
     _fmt_names,
-    _fmt_time,
     _shop,
-    describe_freq,
 )
 from pyro_causalmmm.data.consistency import check_consistency, check_scaling
 from pyro_causalmmm.data.frame import frame_fields
 from pyro_causalmmm.data.reading import _read_csv
-from pyro_causalmmm.data.scaling import TARGET_HIGH, TARGET_LOW, Scaling, fit_scaling
+from pyro_causalmmm.data.scaling import Scaling, fit_scaling
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 # ----------------------------------------------------------------------------- container
@@ -67,6 +65,10 @@ class MarketingMixData:
         lengths: ``(shop,)`` int number of observed steps per shop.
         scaling: the internal reversible scaling; None fits it with `fit_scaling`.
         spend_names: channels checked to be non-negative spend.
+        revenue_per_unit: ``(shop, time)`` revenue of one target unit (0 on padding), or
+            None when the target is revenue itself (:mod:`pyro_causalmmm.data.units`).
+        control_names: context columns that are additive controls of every node (not
+            S-curve context; :mod:`pyro_causalmmm.data.controls`), indicators expanded.
         filled_steps: ``(shop,)`` int number of steps added by ``fill`` (None: zeros).
         node_names: channels then the target (derived).
     """
@@ -83,6 +85,8 @@ class MarketingMixData:
     lengths: np.ndarray
     scaling: Scaling | None = None
     spend_names: list[str] = field(default_factory=list)
+    control_names: list[str] = field(default_factory=list)
+    revenue_per_unit: np.ndarray | None = None
     filled_steps: np.ndarray | None = None
     column_roles: dict[str, str] = field(default_factory=dict)
     node_names: list[str] = field(init=False)
@@ -101,6 +105,9 @@ class MarketingMixData:
         setter("channel_names", list(self.channel_names))
         setter("context_names", list(self.context_names))
         setter("spend_names", list(self.spend_names))
+        setter("control_names", list(self.control_names))
+        if self.revenue_per_unit is not None:
+            setter("revenue_per_unit", _readonly(self.revenue_per_unit, np.float64))
         setter("times", [pd.Index(t) for t in self.times])
         setter("node_names", [*self.channel_names, self.target_name])
         check_consistency(self)
@@ -126,6 +133,8 @@ class MarketingMixData:
         fill: str | None = None,
         min_length: int = 10,
         one_shop: str = ONE_SHOP,
+        controls: Sequence[str] | None = None,
+        revenue_per_unit: str | float | None = None,
     ) -> MarketingMixData:
         """Validate a long data frame (one row per (shop, time)) and pad it into arrays.
 
@@ -143,6 +152,11 @@ class MarketingMixData:
                 name contains "spend" or "cost" (case-insensitive); ``[]`` means none.
             fill: None (gaps are errors), "ffill", "zero" or "interpolate".
             min_length: the fewest steps a shop may have (>= 2).
+            controls: additive control columns (text columns become 0/1 indicators);
+                None: control-named and text columns when channels are inferred, none
+                otherwise; ``[]``: none (:mod:`pyro_causalmmm.data.controls`).
+            revenue_per_unit: revenue of one target unit, a column or a number; None:
+                Meridian's ``revenue_per_conversion`` if present (:mod:`.units`).
 
         Raises:
             DataValidationError: the data breaks a rule of the module docstring.
@@ -154,7 +168,19 @@ class MarketingMixData:
                 df = df.assign(**{ONE_SHOP_COLUMN: str(one_shop)})
                 shop = ONE_SHOP_COLUMN
         return cls(
-            **frame_fields(df, shop, time, target, channels, context, spend, fill, min_length)
+            **frame_fields(
+                df,
+                shop,
+                time,
+                target,
+                channels,
+                context,
+                spend,
+                fill,
+                min_length,
+                controls,
+                revenue_per_unit,
+            )
         )
 
     @classmethod
@@ -169,6 +195,8 @@ class MarketingMixData:
         spend: Sequence[str] | None = None,
         fill: str | None = None,
         min_length: int = 10,
+        controls: Sequence[str] | None = None,
+        revenue_per_unit: str | float | None = None,
     ) -> MarketingMixData:
         """Read a CSV (UTF-8, with or without a BOM) and validate it as in `from_frame`.
 
@@ -194,9 +222,23 @@ class MarketingMixData:
             spend=spend,
             fill=fill,
             min_length=min_length,
+            controls=controls,
+            revenue_per_unit=revenue_per_unit,
         )
 
     # ------------------------------------------------------------------ derived views
+
+    @property
+    def unit_values(self) -> np.ndarray:
+        """``(shop, time)`` revenue per target unit (ones when the target is revenue)."""
+        if self.revenue_per_unit is None:
+            return self.mask.astype(np.float64)
+        return np.asarray(self.revenue_per_unit)
+
+    @property
+    def value_unit(self) -> str:
+        """What contributions are measured in: "revenue" or the target's name."""
+        return "revenue" if self.revenue_per_unit is not None else self.target_name
 
     @property
     def n_shops(self) -> int:
@@ -289,6 +331,10 @@ class MarketingMixData:
             lengths=self.lengths[idx],
             scaling=self.scaling.subset(idx),
             spend_names=self.spend_names,
+            control_names=self.control_names,
+            revenue_per_unit=(
+                None if self.revenue_per_unit is None else self.revenue_per_unit[idx, :n_time]
+            ),
             filled_steps=self.filled_steps[idx],
         )
 
@@ -322,6 +368,12 @@ class MarketingMixData:
             lengths=keep,
             scaling=None,
             spend_names=self.spend_names,
+            control_names=self.control_names,
+            revenue_per_unit=(
+                None
+                if self.revenue_per_unit is None
+                else np.where(mask, self.revenue_per_unit[:, :n_time], 0.0)
+            ),
             filled_steps=self.filled_steps,
         )
 
@@ -340,38 +392,6 @@ class MarketingMixData:
 
     def summary(self) -> str:
         """A short multi-line description for people (the CLI's `validate` prints it)."""
-        low, high = int(self.lengths.min()), int(self.lengths.max())
-        length = f"{low} time steps each" if low == high else f"{low} to {high} time steps"
-        starts = [t[0] for t in self.times]
-        ends = [t[-1] for t in self.times]
-        freq = describe_freq(self.freq)
-        lines = [
-            f"MarketingMixData: {self.n_shops} shop{'s' if self.n_shops != 1 else ''}, "
-            f"{length}, frequency {freq}",
-            f"  shops (sorted): {_fmt_names(self.shop_ids)}",
-            f"  time: {_fmt_time(min(starts))} to {_fmt_time(max(ends))}"
-            + ("" if low == high else "; shops left-aligned, shorter ones padded at the end"),
-            f"  nodes ({self.n_nodes}): {len(self.channel_names)} channels, then the target",
-            f"    channels: {_fmt_names(self.channel_names, 20)}",
-            f"    spend (checked >= 0): {_fmt_names(self.spend_names, 20)}",
-            f"    target: {self.target_name} (last node)",
-            f"  context ({self.n_context}): {_fmt_names(self.context_names, 20)}"
-            + (f"; static per shop: {_fmt_names(self.static_context)}" if self.n_context else ""),
-        ]
-        if self.column_roles:
-            lines.append(f"  columns of the file ({len(self.column_roles)}):")
-            items = list(self.column_roles.items())
-            lines += [f"    {name}: {role}" for name, role in items[:40]]
-            if len(items) > 40:
-                lines.append(f"    ... and {len(items) - 40} more")
-        total_filled = int(self.filled_steps.sum())
-        if total_filled:
-            lines.append(
-                f"  filled gaps: {total_filled} steps in {int((self.filled_steps > 0).sum())} shops"
-            )
-        lines.append(
-            "  scaling (internal, reversible): channels z-scored per shop; target min-max per "
-            f"shop to [{TARGET_LOW}, {TARGET_HIGH}] (inside the Hill curve's range (0, 1)); "
-            "context z-scored over all shops"
-        )
-        return "\n".join(lines)
+        from pyro_causalmmm.data.describe import summary_text
+
+        return summary_text(self)

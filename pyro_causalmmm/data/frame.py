@@ -66,6 +66,7 @@ from pyro_causalmmm.data.columns import (
     _select_columns,
     _shop,
 )
+from pyro_causalmmm.data.controls import prepare_controls
 from pyro_causalmmm.data.roles import column_roles
 from pyro_causalmmm.data.timegrid import (
     _infer_freq,
@@ -74,6 +75,7 @@ from pyro_causalmmm.data.timegrid import (
     _regularize_shop,
     _time_keys,
 )
+from pyro_causalmmm.data.units import check_revenue_unit, revenue_unit_column
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 
@@ -87,6 +89,8 @@ def frame_fields(
     spend: Sequence[str] | None,
     fill: str | None,
     min_length: int,
+    controls: Sequence[str] | None = None,
+    revenue_per_unit: str | float | None = None,
 ) -> dict[str, Any]:
     """The validated, padded fields of `MarketingMixData` built from a long frame: the
     whole import pipeline of `MarketingMixData.from_frame` (column roles, shop and time
@@ -123,9 +127,16 @@ def frame_fields(
         dup = df.columns[df.columns.duplicated()][0]
         raise DataValidationError(f"column {dup!r} appears twice in the header; rename one")
 
+    file_columns = [str(c) for c in df.columns if c != ONE_SHOP_COLUMN]
+    reserved = {shop, time, target, *(str(c) for c in (context or []))}
+    df, control_names, control_notes, excluded = prepare_controls(df, reserved, channels, controls)
+    context_all = [*(context or []), *control_names]
+    rpu_col, df = revenue_unit_column(df, target, revenue_per_unit, excluded)
     channel_names, context_names, spend_names = _select_columns(
-        df, shop, time, target, channels, context, spend
+        df, shop, time, target, channels, context_all or None, spend, exclude=set(excluded)
     )
+    if rpu_col is not None:  # carried through the grid with the context, split off below
+        context_names = [*context_names, rpu_col]
     node_names = [*channel_names, target]
     codes, shop_ids = _parse_shops(df[shop], shop)
     row_shops = [shop_ids[c] for c in codes]
@@ -140,7 +151,10 @@ def frame_fields(
     )
     ctx = np.zeros((len(df), len(context_names)))
     for j, name in enumerate(context_names):
-        ctx[:, j] = _numeric_column(df[name], name, "context", row_shops)
+        role = "revenue per unit" if name == rpu_col else "context"
+        ctx[:, j] = _numeric_column(df[name], name, role, row_shops)
+    if rpu_col is not None:
+        check_revenue_unit(rpu_col, ctx[:, -1], row_shops)
     for j, name in enumerate(node_names):
         _check_finite(name, nodes[:, j], row_shops, parsed_times)
     for j, name in enumerate(context_names):
@@ -232,7 +246,14 @@ def frame_fields(
         values[s, :length] = shop_nodes[s]
         context_arr[s, :length] = shop_context[s]
     mask = np.arange(n_time)[None, :] < lengths[:, None]
+    rpu = None
+    if rpu_col is not None:
+        rpu, context_arr = context_arr[..., -1] * mask, context_arr[..., :-1]
+        context_names = context_names[:-1]
+        if isinstance(revenue_per_unit, int | float) and not isinstance(revenue_per_unit, bool):
+            rpu = np.where(mask, float(revenue_per_unit), 0.0)
     return dict(
+        revenue_per_unit=rpu,
         values=values,
         mask=mask,
         context=context_arr,
@@ -244,9 +265,10 @@ def frame_fields(
         freq=freq,
         lengths=lengths,
         spend_names=spend_names,
+        control_names=control_names,
         filled_steps=np.array(filled, dtype=np.int64),
         column_roles=column_roles(
-            [str(c) for c in df.columns if c != ONE_SHOP_COLUMN],
+            file_columns,
             None if shop == ONE_SHOP_COLUMN else shop,
             time,
             target,
@@ -254,5 +276,6 @@ def frame_fields(
             context_names,
             spend_names,
             inferred=channels is None,
+            notes=control_notes,
         ),
     )

@@ -16,12 +16,10 @@ Meridian ``*_control``      baseline/control variable
 names with spend / cost     spend
 ==========================  ======================================================
 
-Decision (until the model has additive controls): a control or scale column is kept as a
-channel node when channels are inferred, because dropping it would lose information
-the user put in the file, but its line says what it is and how to leave it out
-(``--channels``). Text columns (events, holidays) cannot be nodes: they are left out,
-and their line says so and how to encode them (0/1 indicator columns). Nothing is left
-out without a line.
+When channels are inferred, control columns and text columns (events, holidays) become
+additive controls (text as 0/1 indicators; :mod:`pyro_causalmmm.data.controls`) and scale
+columns are not nodes; when ``--channels`` lists a control-named column it stays a
+channel and its line says how to make it a control. Nothing is left out without a line.
 """
 
 from __future__ import annotations
@@ -77,15 +75,21 @@ def column_roles(
     context: list[str],
     spend: list[str],
     inferred: bool,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """One line per column of the file: how the importer used it and why.
 
     ``inferred``: whether the channels were inferred (no ``--channels``), in which case
-    the lines of controls and left-out columns say how to change that."""
+    the lines of controls and left-out columns say how to change that; ``notes`` the
+    lines of the control columns (:func:`pyro_causalmmm.data.controls.prepare_controls`)."""
     out: dict[str, str] = {}
+    notes = notes or {}
     for col in columns:
         role = proposed_role(col)
-        if col == shop:
+        if col in notes:
+            by = f", by {role[1]}" if role is not None else ""
+            out[col] = notes[col] + by
+        elif col == shop:
             out[col] = "shop id"
         elif col == time:
             out[col] = "time"
@@ -97,20 +101,26 @@ def column_roles(
             kind = "spend channel, checked >= 0" if col in spend else "channel"
             if role is None:
                 out[col] = kind
-            elif role[0].startswith(("control", "scale")):
-                note = "kept as a node: the model has no additive controls yet"
-                if inferred:
-                    note += "; leave it out with --channels"
-                out[col] = f"{kind} ({role[0]}, by {role[1]}; {note})"
+            elif role[0].startswith("control"):
+                note = "kept as a channel because --channels lists it; --controls makes it"
+                out[col] = f"{kind} ({role[0]}, by {role[1]}; {note} an additive control)"
             else:
                 out[col] = f"{kind} ({role[0]}, by {role[1]})"
+        elif role is not None and role[0].startswith("scale"):
+            out[col] = (
+                f"not a node ({role[0]}, by {role[1]}): "
+                + (
+                    "read as the revenue of one target unit"
+                    if col.lower() == "revenue_per_conversion"
+                    else "left out of the graph"
+                )
+            )
         elif col.startswith("Unnamed: "):
             out[col] = "left out: an unnamed (index) column"
         else:
             out[col] = (
-                "left out: not numeric (a text or categorical column); encode it as 0/1 "
-                "indicator columns to use it"
+                "left out: entirely empty"
                 if inferred
-                else "left out: not among --channels"
+                else "left out: not among --channels (--controls COL uses it as a control)"
             )
     return out

@@ -70,7 +70,8 @@ class Contributions:
 
     table: one row per (shop, spend channel): ``shop, channel, spend, contribution,
         contribution_hdi_low, contribution_hdi_high, direct, indirect, roas, mroas`` (spend
-        in the data's spend units, GMV amounts in the target's units, summed over the
+        in the data's spend units, GMV amounts in the target's units (in revenue when the
+        data has a revenue per target unit, ``MarketingMixData.revenue_per_unit``), summed over the
         window; the HDI has mass ``config.hdi_prob``).
     draws: ``xarray.Dataset`` with ``total``, ``direct``, ``indirect``, ``marginal`` (GMV
         per extra unit of spend) ``(draw, shop, channel)`` and ``spend`` ``(shop, channel)``.

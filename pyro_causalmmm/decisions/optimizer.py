@@ -116,8 +116,10 @@ class _Problem:
             self.a, self.g = model.curve_params(fut)  # (B, M)
         self.loc = torch.tensor(data.scaling.loc[:, channels])
         self.scale = torch.tensor(data.scaling.scale[:, channels])
-        self.gmv_scale = torch.tensor(data.scaling.scale[:, -1])
-        self.gmv_loc = torch.tensor(data.scaling.loc[:, -1])
+        # revenue per target unit past the data: each shop's last observed value held
+        unit = torch.tensor(data.unit_values[np.arange(data.n_shops), data.lengths - 1])
+        self.gmv_scale = torch.tensor(data.scaling.scale[:, -1]) * unit
+        self.gmv_loc = torch.tensor(data.scaling.loc[:, -1]) * unit
         mask_pin = torch.zeros(1, data.n_shops, M, D, dtype=torch.bool)
         mask_pin[..., channels] = True
         self.pin_mask = mask_pin

@@ -174,7 +174,8 @@ def scenario_gains(
     Scenario ``k`` sets node ``channel[k]`` to ``factor[k]`` times its observed values on
     the ``window`` steps ``(shop, time)``; with ``direct[k]`` every other non-target node
     is held at its observed values (only GMV responds), else they respond. The change is
-    ``sum_{t in W} (GMV'_t - GMV_t)``.
+    ``sum_{t in W} (GMV'_t - GMV_t) u_t`` with ``u_t`` the revenue per target unit
+    (``MarketingMixData.unit_values``: 1 when the target is revenue).
     """
     channel = np.asarray(channel, dtype=np.int64)
     factor = np.asarray(factor, dtype=np.float64)
@@ -250,7 +251,9 @@ def _run(world, data, sl, x_np, win, channel, factor, is_direct) -> np.ndarray:
         torch.from_numpy(do_mask),
         torch.from_numpy(model_values).to(torch.float32)[:, None],
     )[..., -1]  # (K, S, b, T)
-    diff = (cf.double() - world.x[..., -1].double()) * torch.from_numpy(win)
+    # each step's change in revenue: target units times that step's revenue per unit
+    weight = torch.from_numpy(win * data.unit_values[sl])
+    diff = (cf.double() - world.x[..., -1].double()) * weight
     scale = data.scaling.scale[sl][:, -1]
     return (diff.sum(-1).numpy() * scale).transpose(1, 2, 0)
 
