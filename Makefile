@@ -46,8 +46,9 @@ demo: $(STAMP)
 # benchmarks/grid.py; about 1.5 hours on 2 free cores, measured 2026-11-29; rerunning resumes unfinished jobs).
 # PCMCI rows are reused from benchmarks/pcmci_results.json (`benchmarks/pcmci.py` remakes it)
 # effects.py: CausalMMM vs PyMC-Marketing contributions against the funnel's do()-truth,
-# benchmarks/effects.md (PyMC-Marketing about 10 min a draw on 2 cores; a model change needs
-# only `benchmarks/effects.py --full --methods causalmmm`, a few minutes, its rows are reused)
+# benchmarks/effects.md (about 15 min on 2 shared cores, measured 2026-12-02: PyMC-Marketing
+# 1.5 min a draw, 12 shops; a model change needs only `benchmarks/effects.py --full --methods
+# causalmmm`, about 5 min: the PyMC-Marketing rows, also those of `--pymc-shops 60`, are reused)
 bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full

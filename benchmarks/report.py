@@ -478,7 +478,9 @@ def effects_lines(quick: bool) -> list[str]:
         f"{res['seeds']}): contributions per (shop, spend channel) of the funnel family "
         "against `simulate.true_funnel_contributions`, both tools on the same draws and the "
         "same shops; means over seeds (sd, per-seed rows, direct / indirect split and the "
-        "PyMC-Marketing settings and diagnostics are there).", "", *res["summary_md"], "",
+        "PyMC-Marketing settings and diagnostics are there). PyMC-Marketing's contributions "
+        "are >= 0 by construction, so its 0 sign errors and 0% of no-effect HDIs at 0 are "
+        "not evidence.", "", *res["summary_md"], "",
     ]
 
 
