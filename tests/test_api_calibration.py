@@ -96,3 +96,16 @@ def test_previous_guide_was_the_miscalibrated_one(panel, fitted):
     ece_old, _ = _ece(old.edge_probability_array(data)[:, off], y)
     ece_new, _ = _ece(fitted.edge_probability_array(data)[:, off], y)
     assert ece_old > 2 * ece_new and ece_old > 0.1, (ece_old, ece_new)
+
+
+def test_prepare_gives_the_fitted_edge_posterior_at_the_default_bound():
+    """With ``correction_bound = 0`` the edge probabilities are the calibrated evidence:
+    ``prepare`` (no SVI) and a full ``fit`` give the same numbers, which is what
+    ``benchmarks/evidence_variants.py`` relies on."""
+    sim = FAMILIES["paper"].make(SEED, quick=True)
+    data = MarketingMixData.from_frame(sim.frame, target="gmv", context=list(sim.context_names))
+    a = CausalMMM(ModelConfig(hidden=8))
+    a.prepare(data)
+    b = CausalMMM(ModelConfig(hidden=8))
+    b.fit(data, TrainConfig(epochs=1, seed=SEED))
+    np.testing.assert_allclose(a.edge_probability_array(data), b.edge_probability_array(data))
