@@ -39,7 +39,7 @@ VARIANTS = {
     "default": ({}, "the library's defaults"),
     "lagged_only": ({"same_period": "off"}, "no same-period spend columns (weekly data)"),
     "no_ranks": ({"evidence_ranks": False}, "raw-value tests only"),
-    "no_even": ({"evidence_even": False}, "without the even test (lags and squared scores)"),
+    "no_even": ({"evidence_even": False}, "without the even test (lags and folded scores)"),
     "c2": ({"evidence_components": 2}, "two Gaussians in the alternative density"),
 }
 

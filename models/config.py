@@ -75,9 +75,9 @@ class ModelConfig:
     evidence_baseline: slow cosines (trend, slow seasonality) in every evidence
         regression, so a demand cycle that drives both a budget and GMV is not an edge.
     evidence_even: the evidence also runs the even test of ``guides.nonlinear`` (each
-        cause's lags and squared scores as one block), so U- and V-shaped couplings that
+        cause's lags and folded scores as one block), so U- and V-shaped couplings that
         have no linear signal count (on the rank-based scores; see the module for the
-        measured gains: non-monotone AUROC 0.59 -> 0.93, Lorenz-96 0.88 -> 0.96 at F = 10).
+        measured gains: non-monotone AUROC 0.59 -> 0.96, Lorenz-96 0.88 -> 0.96 at F = 10).
         Models saved before it existed load with False.
     evidence_components: Gaussians in the alternative (edge present) density of the
         two-group model; the null is a Student-t whose tail weight is fitted.
