@@ -80,6 +80,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import standardize_masked
 
 __all__ = ["cmlp_granger", "fit_cmlp", "group_soft_threshold", "hierarchical_prox",
            "lag_windows", "standardize"]
@@ -91,25 +92,8 @@ DEFAULTS = dict(lags=5, hidden=32, lam=0.05, lam_ridge=0.01, lr=0.1, epochs=1000
 
 # ------------------------------------------------------------------------------- data
 
-def standardize(values: np.ndarray, mask: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """``(z, m)``: each (shop, series) centred and scaled over its observed steps (a
-    constant series becomes 0), with ``m`` bool ``(shop, time)`` the steps whose every
-    series is observed and finite; unobserved entries of ``z`` are 0."""
-    x = np.asarray(values, dtype=float)
-    if x.ndim != 3:
-        raise ValueError(f"values must be (shop, time, node), got shape {x.shape}")
-    m = np.ones(x.shape[:2], bool) if mask is None else np.asarray(mask, bool)
-    if m.shape != x.shape[:2]:
-        raise ValueError(f"mask must be (shop, time) = {x.shape[:2]}, got {m.shape}")
-    m = m & np.all(np.isfinite(x), axis=2)
-    x = np.where(m[:, :, None], x, 0.0)
-    w = m[:, :, None].astype(float)
-    cnt = np.maximum(w.sum(1, keepdims=True), 1.0)
-    mu = (x * w).sum(1, keepdims=True) / cnt
-    sd = np.sqrt((((x - mu) * w) ** 2).sum(1, keepdims=True) / cnt)
-    z = np.where(w > 0, (x - mu) / np.where(sd > 0, sd, 1.0), 0.0)
-    return z, m
+# standardize: ``(z, m)`` each (shop, series) z-scored over its observed steps (common.py)
+standardize = standardize_masked
 
 
 def lag_windows(z: np.ndarray, m: np.ndarray, lags: int

@@ -120,3 +120,46 @@ def read_jsonl(path) -> list[dict]:
     if not p.exists():
         return []
     return [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+
+
+def json_default(o):
+    """``json.dumps(default=...)`` for numpy scalars and arrays (anything else as text)."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def standardize_masked(values, mask=None):
+    """``(z, m)``: every (shop, node) series of ``values`` ``(shop, time, node)`` z-scored
+    over its observed steps, 0 elsewhere; ``m`` ``(shop, time)`` the steps observed in
+    ``mask`` (default all) with every value finite."""
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 3:
+        raise ValueError(f"values must be (shop, time, node), got shape {x.shape}")
+    m = np.ones(x.shape[:2], bool) if mask is None else np.asarray(mask, bool)
+    if m.shape != x.shape[:2]:
+        raise ValueError(f"mask must be (shop, time) = {x.shape[:2]}, got {m.shape}")
+    m = m & np.all(np.isfinite(x), axis=2)
+    x = np.where(m[:, :, None], x, 0.0)
+    w = m[:, :, None].astype(float)
+    cnt = np.maximum(w.sum(1, keepdims=True), 1.0)
+    mu = (x * w).sum(1, keepdims=True) / cnt
+    sd = np.sqrt((((x - mu) * w) ** 2).sum(1, keepdims=True) / cnt)
+    z = np.where(w > 0, (x - mu) / np.where(sd > 0, sd, 1.0), 0.0)
+    return z, m
+
+
+def source_digest() -> str:
+    """sha1 of the library's Python sources (the checkout may be dirty: this dates it)."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha1()
+    for d in ("pyro_causalmmm", "models", "guides"):
+        for f in sorted((root / d).rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]

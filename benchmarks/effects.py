@@ -58,7 +58,13 @@ import pandas as pd  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import code_version, machine_info, read_jsonl  # noqa: E402
+from common import (  # noqa: E402
+    code_version,
+    json_default,
+    machine_info,
+    read_jsonl,
+    source_digest,
+)
 
 METHODS = ("causalmmm", "pymc")
 LABELS = {"causalmmm": "CausalMMM", "pymc": "PyMC-Marketing"}
@@ -84,15 +90,6 @@ def make_sim(funnel: str, seed: int, mode: str):
 def draw_digest(sim) -> str:
     h = hashlib.sha1(np.ascontiguousarray(sim.values).tobytes())
     h.update(np.ascontiguousarray(sim.adjacency).tobytes())
-    return h.hexdigest()[:12]
-
-
-def source_digest() -> str:
-    h = hashlib.sha1()
-    for d in ("pyro_causalmmm", "models", "guides"):
-        for f in sorted((ROOT / d).rglob("*.py")):
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -275,14 +272,6 @@ def parts_dir(mode: str) -> Path:
 def outputs(mode: str) -> tuple[Path, Path]:
     stem = "effects_quick" if mode == "quick" else "effects"
     return HERE / f"{stem}_results.json", HERE / f"{stem}.md"
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def load_rows(mode: str) -> list[dict]:
@@ -498,7 +487,7 @@ def write_outputs(mode, seeds, version_wanted, commands, notes, pymc_shops=None)
     res_path.write_text(json.dumps({
         "mode": mode, "seeds": list(seeds), "machine": machine_info(), "commands": commands,
         "causalmmm_version": version_wanted, "funnels": agg, "summary_md": summary_lines(agg),
-    }, indent=1, default=_json_default) + "\n")
+    }, indent=1, default=json_default) + "\n")
     print(f"wrote {md_path} and {res_path}")
 
 
@@ -556,7 +545,7 @@ def main(argv=None) -> int:
                     path = parts_dir(mode) / f"{funnel}.jsonl"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     with path.open("a") as fh:
-                        fh.write(json.dumps(row, default=_json_default) + "\n")
+                        fh.write(json.dumps(row, default=json_default) + "\n")
                     rows.append(row)
                     sc = score(pd.DataFrame(res["pairs"]), truth_table(sim),
                                res["shops_fitted"])

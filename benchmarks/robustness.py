@@ -59,7 +59,15 @@ import numpy as np  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import code_version, machine_info, one_thread, read_jsonl  # noqa: E402
+from common import (  # noqa: E402
+    code_version,
+    json_default,
+    machine_info,
+    one_thread,
+    read_jsonl,
+    source_digest,
+    standardize_masked,
+)
 
 METHODS = ("causalmmm", "var_f_bic", "var_f_best_lag", "varlingam", "pcmci", "ridge_var",
            "cmlp")
@@ -135,16 +143,8 @@ def bic_lags(values: np.ndarray, mask: np.ndarray | None = None,
     considered (lag 1 if none is). Series are standardized per shop first (BIC
     differences do not depend on the scale).
     """
-    x = np.asarray(values, dtype=float)
-    n_shops, n_time, k = x.shape
-    m = np.ones((n_shops, n_time), bool) if mask is None else np.asarray(mask, bool)
-    m = m & np.all(np.isfinite(x), axis=2)
-    x = np.where(m[:, :, None], x, 0.0)
-    w = m[:, :, None].astype(float)
-    cnt = np.maximum(w.sum(1, keepdims=True), 1.0)
-    mu = (x * w).sum(1, keepdims=True) / cnt
-    sd = np.sqrt((((x - mu) * w) ** 2).sum(1, keepdims=True) / cnt)
-    z = np.where(w > 0, (x - mu) / np.where(sd > 0, sd, 1.0), 0.0)
+    n_shops, n_time, k = np.shape(values)
+    z, m = standardize_masked(values, mask)
     pmax = int(max_lag)
     keep = m[:, pmax:].copy()
     for lag in range(1, pmax + 1):
@@ -288,32 +288,14 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
-def source_digest() -> str:
-    """sha1 of the library's Python sources (the checkout may be dirty: this dates it)."""
-    h = hashlib.sha1()
-    for d in ("pyro_causalmmm", "models", "guides"):
-        for f in sorted((ROOT / d).rglob("*.py")):
-            h.update(str(f.relative_to(ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def _append(path: Path, row: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(row, default=_json_default) + "\n").encode()
+    line = (json.dumps(row, default=json_default) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)  # one write per row: whole lines even with several workers
     finally:
         os.close(fd)
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def run_group(job: dict) -> list[dict]:
@@ -700,7 +682,7 @@ def write_outputs(quick: bool, version: str, fam_source: str, fams: dict, rows: 
         "rows": list(rows.values()),
     }
     js, mdp = output_stem(quick)
-    js.write_text(json.dumps(res, indent=1, default=_json_default, allow_nan=True))
+    js.write_text(json.dumps(res, indent=1, default=json_default, allow_nan=True))
     mdp.write_text("\n".join(md) + "\n")
     return res
 

@@ -21,7 +21,7 @@ import pandas as pd
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.simulate.base import Simulation, adstock_hill_network, hill
 from pyro_causalmmm.simulate.funnel import _GMV, NODE_NAMES, SPENDS, FunnelConfig
-from pyro_causalmmm.simulate.truth import mediated_paths
+from pyro_causalmmm.simulate.truth import _window_mask, mediated_paths
 
 __all__ = ["funnel_counterfactual", "true_funnel_contributions"]
 
@@ -137,16 +137,6 @@ def funnel_counterfactual(
     return _to_steps(sim, out)
 
 
-def _window(sim: Simulation, window: np.ndarray | None) -> np.ndarray:
-    n, t_len, _ = sim.latent.shape
-    if window is None:
-        return np.ones((n, t_len), dtype=bool)
-    window = np.asarray(window, dtype=bool)
-    if window.shape != (n, t_len):
-        raise ConfigError(f"window must be (shop, time) = {(n, t_len)}, got {window.shape}")
-    return window
-
-
 def true_funnel_contributions(
     sim: Simulation, window: np.ndarray | None = None, step: float = 0.01
 ) -> pd.DataFrame:
@@ -167,7 +157,7 @@ def true_funnel_contributions(
     so ``total >= 0`` and ``direct >= 0``; a channel without outgoing edges has exactly 0.
     """
     _check_sim(sim)
-    win = _window(sim, window)
+    win = _window_mask(sim, window)
     observed = sim.values
     n, t_len, _ = observed.shape
     s = len(SPENDS)
