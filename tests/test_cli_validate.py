@@ -265,3 +265,25 @@ def test_atomic_write_keeps_suffix_and_creates_parents(tmp_path):
     path = atomic_write(tmp_path / "a" / "b.npz", lambda p: (seen.append(p), p.write_bytes(b"x")))
     assert seen[0].suffix == ".npz" and seen[0].parent == path.parent
     assert path.read_bytes() == b"x"
+
+
+def test_controls_and_revenue_per_unit_flags(tmp_path, capsys):
+    df = weekly_frame()
+    df["promo"] = np.where(np.arange(len(df)) % 5 == 0, "sale", "none")
+    path = write_csv(tmp_path / "w.csv", df)
+    code, out, _ = run_main(
+        capsys, ["validate", str(path), *ARGS, "--revenue-per-unit", "2.5"]
+    )
+    assert code == 0
+    assert "promo: control: text, as 0/1 indicators (promo=sale)" in out
+    assert "revenue per target unit" in out
+    code, _, err = run_main(capsys, ["validate", str(path), *ARGS, "--controls", "nope"])
+    assert code == 2
+    assert_one_error_line(err, "unknown control column 'nope'", "--controls")
+    assert "\x00" not in err[0]
+    code, _, err = run_main(capsys, ["validate", str(path), *ARGS, "--revenue-per-unit", "-3"])
+    assert code == 2
+    assert_one_error_line(err, "revenue per unit must be a finite number > 0")
+    code, out, _ = run_main(capsys, ["validate", str(path), *ARGS, "--controls"])
+    assert code == 0 and "controls (additive" not in out
+    assert "promo: left out: empty or not numeric" in out

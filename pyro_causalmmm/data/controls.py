@@ -29,6 +29,7 @@ import pandas as pd
 
 from pyro_causalmmm.data.columns import _looks_numeric
 from pyro_causalmmm.data.roles import proposed_role
+from pyro_causalmmm.data.units import user_columns
 from pyro_causalmmm.errors import DataValidationError
 
 MAX_LEVELS = 20
@@ -89,7 +90,7 @@ def prepare_controls(
             if name not in df.columns:
                 raise DataValidationError(
                     f"unknown control column {name!r}; the data has columns "
-                    f"{[str(c) for c in df.columns][:20]}. Fix controls=... (--controls)"
+                    f"{user_columns(df)}. Fix controls=... (--controls)"
                 )
             if name in reserved:
                 raise DataValidationError(

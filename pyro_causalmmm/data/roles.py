@@ -119,7 +119,8 @@ def column_roles(
             out[col] = "left out: an unnamed (index) column"
         else:
             out[col] = (
-                "left out: entirely empty"
+                "left out: empty or not numeric (--controls COL makes a text column 0/1 "
+                "indicator controls)"
                 if inferred
                 else "left out: not among --channels (--controls COL uses it as a control)"
             )

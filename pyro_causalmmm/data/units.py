@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pyro_causalmmm.data.columns import ONE_SHOP_COLUMN, _fmt_names
 from pyro_causalmmm.errors import DataValidationError
+
+
+def user_columns(df: pd.DataFrame) -> str:
+    """The file's column names for a message (not the internal one-shop column)."""
+    return _fmt_names([str(c) for c in df.columns if c != ONE_SHOP_COLUMN], 20)
 
 MERIDIAN_COLUMN = "revenue_per_conversion"
 _CONSTANT = "__revenue_per_unit__"
@@ -49,13 +55,15 @@ def revenue_unit_column(
         return _CONSTANT, df.assign(**{_CONSTANT: value})
     name = str(revenue_per_unit)
     try:  # a number given on the command line as text
-        return revenue_unit_column(df, target, float(name), excluded)
+        number = float(name)
     except ValueError:
-        pass
+        number = None
+    if number is not None and name not in df.columns:
+        return revenue_unit_column(df, target, number, excluded)
     if name not in df.columns:
         raise DataValidationError(
             f"unknown revenue-per-unit column {name!r}; the data has columns "
-            f"{[str(c) for c in df.columns][:20]}. Fix --revenue-per-unit (a column or a number)"
+            f"{user_columns(df)}. Fix --revenue-per-unit (a column or a number)"
         )
     if name == target:
         raise DataValidationError(
