@@ -9,7 +9,7 @@ coefficients, integrated out per shop, so each shop has its own baseline.
 For a step at calendar day ``d`` (days since the training panel's first step ``d0``,
 training span ``w`` days):
 
-    trend     2 (d - d0) / w - 1                         (-1 .. 1 over the training span)
+    trend     clip(2 (d - d0) / w - 1, -1, 1)            (-1 .. 1 over the training span)
     season    cos(2 pi k d / p), sin(2 pi k d / p),   k = 1..K_p
 
 Periods, in days, chosen from the data's own step (:func:`default_periods`): weekly
@@ -17,7 +17,11 @@ Periods, in days, chosen from the data's own step (:func:`default_periods`): wee
 (``p = 365.25``, ``harmonics`` harmonics) when the panel spans at least 120 days (a
 shorter panel cannot tell a yearly cycle from a trend). Series with integer time labels
 (no calendar) get the trend only. Past the data the columns are the same functions of the
-future dates: the trend extrapolates linearly, seasonality repeats.
+future dates, except that the trend is held at its last training value (clipped to
+``[-1, 1]``): seasonality repeats, the level does not drift. Decision, measured on the
+paper's Simulation 2 forecasts (30 held-out days, 3 seeds): with the trend extrapolated
+linearly the 30-day MSE was 0.058 against the linear VAR's 0.049 (1 and 7 days were
+better than the VAR); a trend fitted on 120 noisy days extrapolates its noise.
 """
 
 from __future__ import annotations
@@ -71,8 +75,8 @@ class CalendarBasis:
         """Columns ``(..., width)`` for calendar days ``day`` ``(...)``."""
         day = np.asarray(day, dtype=np.float64)
         cols = []
-        if self.trend:
-            cols.append(2.0 * (day - self.origin) / self.span - 1.0)
+        if self.trend:  # held at its end values outside the training span
+            cols.append(np.clip(2.0 * (day - self.origin) / self.span - 1.0, -1.0, 1.0))
         for p, k in self.periods:
             for h in range(1, k + 1):
                 angle = 2.0 * np.pi * h * day / p

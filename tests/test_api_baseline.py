@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -55,13 +56,19 @@ def test_save_load_keeps_the_baseline(weekly_fit, tmp_path):
 
 
 def test_future_context_extends_the_calendar(weekly_fit):
+    """Past the data: seasonality continues with the future dates, the trend is held at
+    its last training value."""
     mmm, data = weekly_fit
     fut = mmm.future_context_tensor(data, np.zeros((data.n_shops, 4, data.n_context)))
     _, _, ctx = mmm.tensors(data)
     assert fut.shape == (data.n_shops, 4, ctx.shape[-1])
     last = int(data.lengths[0]) - 1
-    step = ctx[0, last, -5] - ctx[0, last - 1, -5]  # the trend's weekly increment
-    assert torch.allclose(fut[0, 0, -5] - ctx[0, last, -5], step, atol=1e-5)
+    assert torch.allclose(fut[0, :, -5], ctx[0, last, -5].expand(4))  # trend held (= 1)
+    assert float(ctx[0, last, -5]) == pytest.approx(1.0)
+    days = data.future_times(0, 4)
+    day = ((days - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy()
+    expect = np.cos(2 * np.pi * day / 365.25)  # the first yearly cosine
+    np.testing.assert_allclose(fut[0, :, -4].numpy(), expect, atol=1e-5)
 
 
 def test_unknown_control_is_named():

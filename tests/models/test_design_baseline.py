@@ -72,3 +72,9 @@ def test_calendar_columns_and_round_trip():
     assert fit_calendar(day, observed, None, 2, False) is None  # no column at all
     with pytest.raises(ValueError):
         CalendarBasis(0.0, 0.0, True)
+
+
+def test_trend_is_held_outside_the_training_span():
+    basis = CalendarBasis(origin=0.0, span=100.0, trend=True)
+    cols = basis.columns(np.array([-50.0, 0.0, 50.0, 100.0, 130.0, 400.0]))
+    np.testing.assert_allclose(cols[:, 0], [-1.0, -1.0, 0.0, 1.0, 1.0, 1.0])
