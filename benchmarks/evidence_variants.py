@@ -40,6 +40,11 @@ VARIANTS = {
     "lagged_only": ({"same_period": "off"}, "no same-period spend columns (weekly data)"),
     "no_ranks": ({"evidence_ranks": False}, "raw-value tests only"),
     "no_even": ({"evidence_even": False}, "without the even test (lags and folded scores)"),
+    "no_products": ({"evidence_products": False}, "without the product test (pairwise products)"),
+    "no_even_no_products": (
+        {"evidence_even": False, "evidence_products": False},
+        "linear and rank tests only",
+    ),
     "c2": ({"evidence_components": 2}, "two Gaussians in the alternative density"),
 }
 

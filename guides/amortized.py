@@ -88,7 +88,7 @@ class AmortizedGraphGuide(nn.Module):
             cfg.evidence_ranks,
             cfg.evidence_baseline,
         )
-        kw = {"even": cfg.evidence_even}
+        kw = {"even": cfg.evidence_even, "products": cfg.evidence_products}
         lagged = edge_evidence_stats(x, mask, *args, **kw)
         if not self.same_period:
             return lagged

@@ -12,7 +12,7 @@ import math
 import torch
 
 from pyro_causalmmm.guides.calibration import lag_test_z
-from pyro_causalmmm.guides.nonlinear import even_scores, paired_lag_matrix
+from pyro_causalmmm.guides.nonlinear import even_scores, paired_lag_matrix, product_wald
 from pyro_causalmmm.models.linear import (
     evidence_from_moments,
     lag_matrix,
@@ -332,6 +332,7 @@ def edge_evidence_stats(
     baseline: int = 0,
     advance: tuple[int, ...] = (),
     even: bool = False,
+    products: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Everything the calibrated guide reads, without gradients, on per-shop z-scored
     series: ``(features (shop, cause, effect, lags + 2), log_bf, z)``.
@@ -367,6 +368,11 @@ def edge_evidence_stats(
             sq = _lag_moments(ns, mask, lags, baseline, advance, even_scores(ns, mask))
             walds.append(_gated_statistics(*sq, gate, 2 * lags, prior_scale)[1])
             dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
+        if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
+            ns = normal_scores(x, mask)
+            base = baseline_basis(mask, baseline) if baseline else None
+            walds.append(product_wald(ns, mask, lags, prior_scale, base).to(x.dtype)[..., None])
+            dof.append(torch.full((1,), float(D - 1), dtype=x.dtype))
         eye = torch.eye(D, dtype=torch.bool, device=x.device)
         stats = torch.cat(walds, dim=-1)
         z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(stats, dof=torch.cat(dof)))

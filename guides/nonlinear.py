@@ -1,4 +1,5 @@
-"""Non-linear lag tests for the edge evidence: even (U- or V-shaped) dependence.
+"""Non-linear lag tests for the edge evidence: even (U- or V-shaped) dependence and
+couplings through products of parents.
 
 A linear lag test sees only the part of a cause's effect that is correlated with the
 cause's own values. An even coupling (``x_j^t = f(|x_i^{t-k}|) + ...``) has none: the
@@ -21,6 +22,15 @@ funnels within 0.005, population -0.003. The fold ``|x|`` beat the square ``x^2`
 same scores (non-monotone 0.941, F = 40 0.764, marketing 0.804; Lorenz F = 10 0.961);
 on the raw z-scores instead of the normal scores the square lost 0.017 on marketing (squared
 bursts are extreme values).
+
+The product test (:func:`product_wald`) asks whether cause i *interacts* with another node:
+the Wald test of the pairwise products ``x_i^{t-1} x_k^{t-1}`` in a regression that also
+holds every node's lags. Measured the same way (3 seeds, with -> without it): Lorenz-96
+F = 10 0.959 (ECE 0.162) -> 1.000 (0.001), F = 40 0.778 (0.089) -> 0.944 (0.054);
+population -0.004, marketing -0.004, every other family within 0.002. Without the
+residual degrees-of-freedom correction of its noise scale (``rss / n`` instead of
+``rss / (n - p_eff)``) F = 40 reached 0.964 but population lost 0.021: with 21 product
+columns on 97 rows the statistics of absent edges were inflated.
 """
 
 from __future__ import annotations
@@ -50,3 +60,108 @@ def paired_lag_matrix(x: torch.Tensor, extra: torch.Tensor, lags: int) -> torch.
     both = torch.cat([lag_design(x, lags), lag_design(extra, lags)], dim=-1)  # (B,T,D,2L)
     flat = both.reshape(*both.shape[:2], -1)
     return torch.cat([flat, torch.ones_like(flat[..., :1])], dim=-1)
+
+
+#: float64 entries of one chunk's (shop, effect, P, P) arrays in :func:`product_wald`
+#: (2^25: 256 MB), so wide panels are processed a few shops at a time.
+_CHUNK_DOUBLES = 2**25
+
+
+def product_wald(
+    x: torch.Tensor, mask: torch.Tensor, lags: int, prior_scale: float, baseline=None
+) -> torch.Tensor:
+    """Wald statistics ``(shop, cause, effect)`` of the product test: does cause i's
+    value *interact* with another node's in driving the effect?
+
+    Every effect j is regressed, by the same Bayesian regression as the lag tests
+    (coefficients ``N(0, s^2)``, noise at its posterior-mean residual scale), on
+
+        [ x_k^{t-1..t-L} (every node k),  p_ab^t = x_a^{t-1} x_b^{t-1} (every pair a < b),
+          baseline columns,  1 ]
+
+    and the statistic of cause i is the Wald statistic ``m_G^T Sigma_GG^{-1} m_G`` of
+    the ``D - 1`` product columns that involve i (posterior mean ``m``, covariance
+    ``Sigma``), about chi-square with ``D - 1`` degrees of freedom when i interacts with
+    nothing. A Lorenz-96 coupling ``x_j' = (x_{j+1} - x_{j-2}) x_{j-1} + ...`` enters
+    through products of two parents, which neither a lag block nor a fold of one cause
+    can express; here each parent's product with its partner is a column that only that
+    pair shares, so removing it costs evidence that no other cause can restore. The
+    products are standardized per shop; ``x`` ``(shop, time, node)`` are the normal
+    scores of the series, ``baseline`` ``(shop, time, K)`` or None.
+
+    Cost: ``P = D L + D (D - 1) / 2 + K + 1`` columns, one ``P x P`` factorisation per
+    shop and effect, so it is meant for tens of nodes, not hundreds.
+    """
+    from pyro_causalmmm.models.linear import (
+        evidence_from_moments,
+        lag_matrix,
+        posterior_precision,
+    )
+
+    B, T, D = x.shape
+    width = D * lags + 1 + D * (D - 1) // 2 + (0 if baseline is None else baseline.shape[-1])
+    chunk = max(1, _CHUNK_DOUBLES // (D * width * width))  # (shop, effect, P, P) per chunk
+    if B > chunk:
+        parts = [
+            product_wald(
+                x[i : i + chunk],
+                mask[i : i + chunk],
+                lags,
+                prior_scale,
+                None if baseline is None else baseline[i : i + chunk],
+            )
+            for i in range(0, B, chunk)
+        ]
+        return torch.cat(parts)
+    dtype = x.dtype
+    x = x.double()
+    a, b = torch.triu_indices(D, D, offset=1, device=x.device)
+    prev = lag_design(x, 1)[..., 0]  # (B, T, D): x^{t-1}
+    prod = prev[..., a] * prev[..., b]  # (B, T, n_pairs)
+    w = mask.to(x.dtype)[..., None]
+    w_lag = w.clone()
+    w_lag[:, :lags] = 0.0
+    n = w_lag.sum(1, keepdim=True).clamp_min(1.0)
+    mean = (prod * w_lag).sum(1, keepdim=True) / n
+    sd = ((((prod - mean) * w_lag) ** 2).sum(1, keepdim=True) / n).sqrt()
+    prod = (prod - mean) / torch.where(sd > 1e-8, sd, torch.ones_like(sd)) * w_lag
+    parts = [lag_matrix(x, lags), prod]
+    if baseline is not None:
+        parts.append(baseline.to(x.dtype))
+    X = torch.cat(parts, dim=-1)[:, lags:]  # (B, T', P)
+    wr = w_lag[:, lags:]  # (B, T', 1)
+    Xw = X * wr
+    y = x[:, lags:] * wr  # (B, T', effect)
+    xtx = Xw.transpose(1, 2) @ X  # (B, P, P)
+    gtr = (Xw.transpose(1, 2) @ y).transpose(1, 2)  # (B, effect, P)
+    rtr = (y * y).sum(1)
+    rows = wr.sum(1).expand(B, D).clamp_min(1.0)
+    P = X.shape[-1]
+    gtg = xtx[:, None].expand(B, D, P, P)
+    sigma0 = (rtr / rows).sqrt().clamp_min(1e-3)
+    _, beta = evidence_from_moments(gtg, gtr, rtr, rows, sigma0, prior_scale)
+    rss = rtr - 2 * (beta * gtr).sum(-1) + (beta[..., None, :] @ gtg @ beta[..., None])[..., 0, 0]
+    # residual degrees of freedom n - p_eff, p_eff = tr(hat) = P - tr(A^{-1}) / s^2: with
+    # P a large share of the rows, rss / n would shrink sigma and inflate every statistic
+    A0 = posterior_precision(gtg, sigma0, prior_scale)
+    cov0 = torch.cholesky_inverse(torch.linalg.cholesky(A0))
+    p_eff = P - torch.diagonal(cov0, dim1=-2, dim2=-1).sum(-1) / prior_scale**2
+    resid_dof = (rows - p_eff).clamp_min(1.0)
+    sigma = (rss.clamp_min(1e-6) / resid_dof).sqrt().clamp_min(1e-3)
+    A = posterior_precision(gtg, sigma, prior_scale)
+    chol = torch.linalg.cholesky(A)
+    m = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[..., None]
+    cov = torch.cholesky_inverse(chol)  # (B, effect, P, P)
+    # the product columns that involve each node i: (D, D - 1) column indices
+    start = D * lags + 1
+    pair_of = torch.full((D, D), -1, dtype=torch.long, device=x.device)
+    pair_of[a, b] = torch.arange(len(a), device=x.device)
+    pair_of[b, a] = pair_of[a, b]
+    off = ~torch.eye(D, dtype=torch.bool, device=x.device)
+    cols = start + pair_of[off].view(D, D - 1)  # (cause, D - 1)
+    m_g = m[:, :, cols]  # (B, effect, cause, g)
+    cov_g = cov[:, :, cols[:, :, None], cols[:, None, :]]  # (B, effect, cause, g, g)
+    lg = torch.linalg.cholesky(cov_g)
+    v = torch.linalg.solve_triangular(lg, m_g[..., None], upper=False).squeeze(-1)
+    stat = (v * v).sum(-1)  # (B, effect, cause)
+    return (stat.transpose(1, 2) * off).to(dtype)
