@@ -70,6 +70,7 @@ from pyro_causalmmm.decisions.worlds import (
     _windows,
     end_window,
     graph_draws,
+    step_rows,
     step_subset,
     subsystem_radius,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "World",
     "graph_draws",
     "step_subset",
+    "step_rows",
     "Pairs",
     "prepare_world",
     "subsystem_radius",
@@ -143,6 +145,7 @@ def prepare_world(
             fact=world.fact.clone(),
             h_start=world.h_start.clone(),
             h_end=world.h_end.clone(),
+            h_path=None if world.h_path is None else world.h_path.clone(),
             coef=None if world.coef is None else world.coef.clone(),
             exog=None if world.exog is None else world.exog.clone(),
         )
@@ -167,6 +170,8 @@ def prepare_world(
         world.fact[s_idx, b_idx] = part.fact[0]
         world.h_start[s_idx, b_idx] = part.h_start[0]
         world.h_end[s_idx, b_idx] = part.h_end[0]
+        if world.h_path is not None:
+            world.h_path[s_idx, b_idx] = part.h_path[0]
         if world.coef is not None:
             world.coef[s_idx, b_idx] = part.coef[0]
         if world.exog is not None:
@@ -182,7 +187,9 @@ def _place(base: torch.Tensor, nodes: torch.Tensor, values: torch.Tensor) -> tor
     return base.expand(*values.shape[:-1], base.shape[-1]).index_copy(-1, nodes, values)
 
 
-def counterfactual(world: World, do_mask: torch.Tensor, do_values: torch.Tensor) -> torch.Tensor:
+def counterfactual(
+    world: World, do_mask: torch.Tensor, do_values: torch.Tensor, every_row: bool = False
+) -> torch.Tensor:
     """Observed steps under do(): ``(K, S, B, T, D)`` values in model units.
 
     ``do_mask`` ``(K, B, T, D)`` bool marks the intervened cells of each of ``K``
@@ -190,6 +197,11 @@ def counterfactual(world: World, do_mask: torch.Tensor, do_values: torch.Tensor)
     cell that is neither intervened nor a responder keeps its observed value. Steps before
     the first changed cell are copied from the data; the first change must not come before
     ``world.start``. See the module docstring for the abduction formula.
+
+    The decoder is stepped only for the (scenario, draw, shop, node) rows that descend from
+    a changed cell (:func:`~pyro_causalmmm.decisions.worlds.step_rows`); the others keep
+    their factual states ``world.h_path``. ``every_row`` steps every row instead (the
+    same numbers up to float rounding; kept to test the shortcut against).
     """
     x = world.x
     B, T, D = x.shape
@@ -239,7 +251,12 @@ def counterfactual(world: World, do_mask: torch.Tensor, do_values: torch.Tensor)
         value = settle(f_new, affected, t)
         changed = changed | (value != x[:, t])
         steps.append(value)
-        h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
+        if every_row or world.h_path is None:
+            h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
+        else:  # rows whose own or a parent's value has left the observed path
+            rows = changed[..., nodes] | (parents & changed[..., :, None]).any(-2)
+            fact = world.h_path[:, :, t - start + 1]
+            h, win = step_rows(dec, fact, h, win, value, adj_in, nodes, rows)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1].expand(*value.shape, -1)], -1)
     return torch.cat([out[..., :start, :], torch.stack(steps, dim=3)], dim=3)
 
