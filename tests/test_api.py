@@ -208,18 +208,25 @@ def test_a_model_saved_by_version_0_1_still_loads(tmp_path, data):
 
 
 def test_a_model_saved_by_version_0_2_still_loads(tmp_path, data):
-    """0.2 files have no baseline, no same-period columns and no even test: they load as
-    such and give the same edges and one-step predictions."""
+    """0.2 files have no baseline, no same-period columns, no even and no product test:
+    they load as such and give the same edges and one-step predictions."""
     from pyro_causalmmm.api import META_FILE
 
     cfg = ModelConfig(
-        hidden=8, seasonality=0, trend=False, same_period="off", evidence_even=False
+        hidden=8,
+        seasonality=0,
+        trend=False,
+        same_period="off",
+        evidence_even=False,
+        evidence_products=False,
     )
     mmm = CausalMMM(cfg)
     mmm.fit(data, TrainConfig(epochs=1, batch_size=8))
     mmm.save(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / META_FILE).read_text())
-    for key in ("seasonality", "trend", "same_period", "controls", "evidence_even"):
+    for key in (
+        "seasonality", "trend", "same_period", "controls", "evidence_even", "evidence_products"
+    ):
         meta["config"].pop(key)
     meta.pop("calendar")
     meta.pop("same_period_nodes")
@@ -227,6 +234,7 @@ def test_a_model_saved_by_version_0_2_still_loads(tmp_path, data):
     (tmp_path / "m" / META_FILE).write_text(json.dumps(meta))
     old = CausalMMM.load(tmp_path / "m")
     assert old.config.seasonality == 0 and old.config.evidence_even is False
+    assert old.config.evidence_products is False
     assert old.calendar is None and old.model.layout.width == mmm.model.layout.width
     np.testing.assert_allclose(old.edge_probability_array(data), mmm.edge_probability_array(data))
     np.testing.assert_allclose(old.predict_one_step(data), mmm.predict_one_step(data))

@@ -151,3 +151,6 @@ def test_guide_flags_reach_the_model_config():
     args = ["--evidence-lags", "5", "--correction-bound", "1", "--uncalibrated-edges"]
     model, _ = configs_from_args(parser.parse_args(args))
     assert (model.evidence_lags, model.correction_bound, model.calibrate_edges) == (5, 1.0, False)
+    assert model.evidence_products
+    model, _ = configs_from_args(parser.parse_args(["--no-product-test"]))
+    assert model.evidence_products is False and model.evidence_even

@@ -285,3 +285,32 @@ def test_stepping_only_descendant_rows_gives_the_same_counterfactual(fitted):
     untouched = ~reach[..., 2:]  # nodes 2..4, scenario 0 only moves channel 1
     same = (fast[0][..., 2:] == x[None, ..., 2:]).all(-2)  # (S, B, 3)
     assert bool(same[untouched].all())
+
+
+def test_ancestors_follow_directed_paths():
+    adj = torch.zeros(2, 4, 4)
+    adj[0, 0, 1] = adj[0, 1, 3] = 1.0  # 0 -> 1 -> 3; 2 isolated
+    adj[1, 3, 2] = 1.0  # draw 1: 3 -> 2 only
+    anc = iv.ancestors(adj, 3)
+    assert anc.tolist() == [[True, True, False, True], [False, False, False, True]]
+
+
+def test_restricting_to_the_targets_ancestors_keeps_its_path(fitted):
+    """``relevant`` = the target's ancestors: the target's counterfactual path is the same
+    as with every responder run, and a non-ancestor keeps its observed values."""
+    mmm, data, x, _, _ = fitted
+    p = np.full((data.n_shops, D, D), 0.35)
+    p[:, 1, 2] = 1.0
+    p[:, 2, :] = 0.0  # node 2 responds to channel 1 and is never a cause
+    adj = iv.graph_draws(p * (1 - np.eye(D)), 4, seed=2)
+    world = _world(fitted, adj, start=12)
+    mask, values = _do(x, 2, node=1, t0=15, value=-1.5)
+    values[1, ..., 15:, 1] = 0.7
+    relevant = iv.ancestors(world.adj, D - 1)[..., world.nodes]
+    assert not bool(relevant[..., 2].any())
+    with torch.no_grad():
+        full = iv.counterfactual(world, mask, values)
+        part = iv.counterfactual(world, mask, values, relevant=relevant)
+    assert (full[..., 2] != x[..., 2]).any()  # node 2 does respond when run
+    assert torch.equal(part[..., 2], x[..., 2].expand_as(part[..., 2]))
+    assert torch.allclose(part[..., -1], full[..., -1], atol=1e-6)

@@ -154,6 +154,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the previous guide: prior log-odds + Bayes factor + MLP, no empirical Bayes",
     )
+    group.add_argument(
+        "--no-product-test",
+        dest="evidence_products",
+        action="store_false",
+        default=None,
+        help="edge evidence without the pairwise-product test (its cost grows as nodes^4; "
+        "switch it off for panels of many tens of nodes)",
+    )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
     train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
@@ -175,6 +183,7 @@ def configs_from_args(args: argparse.Namespace):
     model_kw.update({f: True for f, _ in _MODEL_SWITCHES.values() if getattr(args, f)})
     model_kw["encoder_lag_features"] = args.encoder_lag_features
     model_kw["calibrate_edges"] = getattr(args, "calibrate_edges", None)
+    model_kw["evidence_products"] = getattr(args, "evidence_products", None)
     train_kw = {
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }

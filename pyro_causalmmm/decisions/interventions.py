@@ -84,6 +84,7 @@ __all__ = [
     "prepare_world",
     "subsystem_radius",
     "counterfactual",
+    "ancestors",
     "rollout_future",
     "end_window",
 ]
@@ -187,8 +188,24 @@ def _place(base: torch.Tensor, nodes: torch.Tensor, values: torch.Tensor) -> tor
     return base.expand(*values.shape[:-1], base.shape[-1]).index_copy(-1, nodes, values)
 
 
+def ancestors(adj: torch.Tensor, node: int) -> torch.Tensor:
+    """``(..., D)`` bool: the nodes with a directed path to ``node`` in ``adj`` ``(..., D,
+    D)`` (cause, effect), ``node`` itself included."""
+    D = adj.shape[-1]
+    edge = adj.bool()
+    anc = torch.zeros(edge.shape[:-1], dtype=torch.bool, device=adj.device)
+    anc[..., node] = True
+    for _ in range(D - 1):  # a path has at most D - 1 edges
+        anc = anc | (edge & anc[..., None, :]).any(-1)
+    return anc
+
+
 def counterfactual(
-    world: World, do_mask: torch.Tensor, do_values: torch.Tensor, every_row: bool = False
+    world: World,
+    do_mask: torch.Tensor,
+    do_values: torch.Tensor,
+    every_row: bool = False,
+    relevant: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Observed steps under do(): ``(K, S, B, T, D)`` values in model units.
 
@@ -202,6 +219,11 @@ def counterfactual(
     a changed cell (:func:`~pyro_causalmmm.decisions.worlds.step_rows`); the others keep
     their factual states ``world.h_path``. ``every_row`` steps every row instead (the
     same numbers up to float rounding; kept to test the shortcut against).
+
+    ``relevant`` ``(S, B, R)`` bool restricts the answer to the responders that matter
+    (for a GMV gain: the ancestors of the target in each draw, :func:`ancestors`); the
+    others keep their observed values and are never stepped. A node outside the set has
+    no path into it, so the values of the nodes inside are unchanged by this.
     """
     x = world.x
     B, T, D = x.shape
@@ -239,6 +261,8 @@ def counterfactual(
 
     for t in range(start, T):
         affected = changed[..., nodes] | (parents & changed[..., :, None]).any(-2)  # (K,S,B,R)
+        if relevant is not None:
+            affected = affected & relevant
         exog = None if world.exog is None else world.exog[:, :, t]
         f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog)
         if len(same):  # spends first (no same-period parents), then their responders
@@ -247,6 +271,8 @@ def counterfactual(
             spend = settle(f_new, affected, t)[..., same]  # (K, S, B, n_same)
             moved_now = spend != observed
             affected = affected | (same_parents & moved_now[..., :, None]).any(-2)
+            if relevant is not None:
+                affected = affected & relevant
             f_new = f_new + world.same_period(spend - observed)
         value = settle(f_new, affected, t)
         changed = changed | (value != x[:, t])
@@ -255,6 +281,8 @@ def counterfactual(
             h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
         else:  # rows whose own or a parent's value has left the observed path
             rows = changed[..., nodes] | (parents & changed[..., :, None]).any(-2)
+            if relevant is not None:
+                rows = rows & relevant
             fact = world.h_path[:, :, t - start + 1]
             h, win = step_rows(dec, fact, h, win, value, adj_in, nodes, rows)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1].expand(*value.shape, -1)], -1)

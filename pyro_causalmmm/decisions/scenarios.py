@@ -17,7 +17,12 @@ import torch
 import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.decisions.interventions import counterfactual, graph_draws, prepare_world
+from pyro_causalmmm.decisions.interventions import (
+    ancestors,
+    counterfactual,
+    graph_draws,
+    prepare_world,
+)
 from pyro_causalmmm.decisions.worlds import coefficient_noise
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
@@ -246,10 +251,13 @@ def _run(world, data, sl, x_np, win, channel, factor, is_direct) -> np.ndarray:
     if is_direct:
         do_mask[..., : D - 1] = True  # every other node held at its observed values
     model_values = _model_values(data, sl, user, x_np)
+    # only the target's ancestors can change its path: the other responders are not run
+    relevant = ancestors(world.adj, D - 1)[..., world.nodes]  # (S, b, R)
     cf = counterfactual(
         world,
         torch.from_numpy(do_mask),
         torch.from_numpy(model_values).to(torch.float32)[:, None],
+        relevant=relevant,
     )[..., -1]  # (K, S, b, T)
     # each step's change in revenue: target units times that step's revenue per unit
     weight = torch.from_numpy(win * data.unit_values[sl])
