@@ -89,14 +89,11 @@ def product_wald(
     products are standardized per shop; ``x`` ``(shop, time, node)`` are the normal
     scores of the series, ``baseline`` ``(shop, time, K)`` or None.
 
-    Cost: ``P = D L + D (D - 1) / 2 + K + 1`` columns, one ``P x P`` factorisation per
-    shop and effect, so it is meant for tens of nodes, not hundreds.
+    Cost: ``P = D L + D (D - 1) / 2 + K + 1`` columns and one ``P x P`` eigendecomposition
+    per shop (``X^T X`` is shared by every effect, whose noise scales only shift its
+    eigenvalues), so it is meant for tens of nodes, not hundreds.
     """
-    from pyro_causalmmm.models.linear import (
-        evidence_from_moments,
-        lag_matrix,
-        posterior_precision,
-    )
+    from pyro_causalmmm.models.linear import lag_matrix
 
     B, T, D = x.shape
     width = D * lags + 1 + D * (D - 1) // 2 + (0 if baseline is None else baseline.shape[-1])
@@ -137,21 +134,28 @@ def product_wald(
     rtr = (y * y).sum(1)
     rows = wr.sum(1).expand(B, D).clamp_min(1.0)
     P = X.shape[-1]
-    gtg = xtx[:, None].expand(B, D, P, P)
+    # one eigendecomposition per shop serves every effect: with X^T X = V diag(lam) V^T,
+    # A_j^{-1} = (X^T X / sigma_j^2 + I / s^2)^{-1} = sigma_j^2 V diag(1 / (lam + c_j)) V^T,
+    # c_j = sigma_j^2 / s^2
+    lam, V = torch.linalg.eigh(xtx)  # (B, P), (B, P, P)
+    lam = lam.clamp_min(0.0)
+    proj = gtr @ V  # (B, effect, P): V^T X^T y_j
+    s2 = prior_scale**2
+
+    def shrink(sigma):  # 1 / (lam + c_j), (B, effect, P)
+        return 1.0 / (lam[:, None, :] + (sigma**2 / s2)[..., None])
+
     sigma0 = (rtr / rows).sqrt().clamp_min(1e-3)
-    _, beta = evidence_from_moments(gtg, gtr, rtr, rows, sigma0, prior_scale)
-    rss = rtr - 2 * (beta * gtr).sum(-1) + (beta[..., None, :] @ gtg @ beta[..., None])[..., 0, 0]
+    d0 = shrink(sigma0)
+    # posterior mean at sigma0: V diag(d0) V^T X^T y; its residual sum of squares
+    rss = rtr - 2 * (proj * proj * d0).sum(-1) + (proj * proj * d0 * d0 * lam[:, None]).sum(-1)
     # residual degrees of freedom n - p_eff, p_eff = tr(hat) = P - tr(A^{-1}) / s^2: with
     # P a large share of the rows, rss / n would shrink sigma and inflate every statistic
-    A0 = posterior_precision(gtg, sigma0, prior_scale)
-    cov0 = torch.cholesky_inverse(torch.linalg.cholesky(A0))
-    p_eff = P - torch.diagonal(cov0, dim1=-2, dim2=-1).sum(-1) / prior_scale**2
+    p_eff = P - (sigma0**2 * d0.sum(-1)) / s2
     resid_dof = (rows - p_eff).clamp_min(1.0)
     sigma = (rss.clamp_min(1e-6) / resid_dof).sqrt().clamp_min(1e-3)
-    A = posterior_precision(gtg, sigma, prior_scale)
-    chol = torch.linalg.cholesky(A)
-    m = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[..., None]
-    cov = torch.cholesky_inverse(chol)  # (B, effect, P, P)
+    d = shrink(sigma)  # (B, effect, P)
+    m = ((proj * d)[..., None, :] * V[:, None]).sum(-1)  # (B, effect, P) = V diag(d) V^T b
     # the product columns that involve each node i: (D, D - 1) column indices
     start = D * lags + 1
     pair_of = torch.full((D, D), -1, dtype=torch.long, device=x.device)
@@ -160,7 +164,9 @@ def product_wald(
     off = ~torch.eye(D, dtype=torch.bool, device=x.device)
     cols = start + pair_of[off].view(D, D - 1)  # (cause, D - 1)
     m_g = m[:, :, cols]  # (B, effect, cause, g)
-    cov_g = cov[:, :, cols[:, :, None], cols[:, None, :]]  # (B, effect, cause, g, g)
+    Vg = V[:, cols]  # (B, cause, g, P): the rows of V of each cause's product columns
+    # Sigma_GG = sigma^2 V_G diag(d) V_G^T, (B, effect, cause, g, g)
+    cov_g = torch.einsum("bigp,bjp,bihp->bjigh", Vg, d, Vg) * (sigma**2)[..., None, None, None]
     lg = torch.linalg.cholesky(cov_g)
     v = torch.linalg.solve_triangular(lg, m_g[..., None], upper=False).squeeze(-1)
     stat = (v * v).sum(-1)  # (B, effect, cause)
