@@ -70,6 +70,7 @@ from pyro_causalmmm.decisions.worlds import (
     _windows,
     end_window,
     graph_draws,
+    mean_rows,
     step_rows,
     step_subset,
     subsystem_radius,
@@ -263,8 +264,15 @@ def counterfactual(
         affected = changed[..., nodes] | (parents & changed[..., :, None]).any(-2)  # (K,S,B,R)
         if relevant is not None:
             affected = affected & relevant
-        exog = None if world.exog is None else world.exog[:, :, t]
-        f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog)
+        if every_row:
+            exog = None if world.exog is None else world.exog[:, :, t]
+            f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog)
+        else:  # only rows that can move this step (0 elsewhere: settle ignores them)
+            cand = affected
+            if len(same):  # a moved spend can reach a responder within the step
+                cand = cand | same_parents.any(-2)
+                cand = cand if relevant is None else cand & relevant
+            f_new = mean_rows(world, h.expand(*cand.shape, h.shape[-1]), lagbuf, t, cand)
         if len(same):  # spends first (no same-period parents), then their responders
             observed = x[:, t, same]  # (B, n_same)
             f_new = f_new + world.same_period(observed)

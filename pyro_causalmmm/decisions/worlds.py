@@ -310,6 +310,38 @@ class World:
         return raw + lin
 
 
+def mean_rows(
+    world: World, h: torch.Tensor, lagbuf: torch.Tensor, t: int, rows: torch.Tensor
+) -> torch.Tensor:
+    """:meth:`World.mean` on an observed step ``t`` for the rows where ``rows`` ``(K, S, B,
+    R)`` holds, 0 elsewhere: ``(K, S, B, R)``. ``h`` ``(K, S, B, R, H)``, ``lagbuf``
+    ``(K|1, S|1, B, D, L)`` (newest first). The decoder's readout, the S-curve and the
+    linear term are evaluated only on those rows, the ones a counterfactual can move."""
+    K, S, B, R, H = h.shape
+    out = h.new_zeros(K * S * B * R)
+    flat = rows.reshape(-1).nonzero().squeeze(-1)
+    if len(flat) == 0:
+        return out.view(K, S, B, R)
+    model = world.model
+    ksb, r = flat // R, flat % R
+    sb = ksb % (S * B)
+    b = sb % B
+    f = model.decoder.readout(h.reshape(-1, H).index_select(0, flat)).squeeze(-1)
+    pos = world.target_pos
+    if pos is not None and not model.config.no_saturation:
+        tgt = r == pos
+        f = torch.where(tgt, saturate(f, world.a[b, t], world.g[b, t]), f)
+    if world.coef is not None:
+        n_lag = model.layout.n_lag
+        D, L = lagbuf.shape[-2:]
+        lags = lagbuf.expand(K, S, B, D, L).reshape(K * S * B, D * L).index_select(0, ksb)
+        coef = world.coef.reshape(S * B * R, -1).index_select(0, sb * R + r)
+        f = f + (lags * coef[:, :n_lag]).sum(-1) + coef[:, -1]
+        if world.exog is not None:
+            f = f + world.exog[:, :, t].reshape(-1).index_select(0, sb * R + r)
+    return out.index_copy_(0, flat, f).view(K, S, B, R)
+
+
 def _windows(x: torch.Tensor, end: torch.Tensor, k: int) -> torch.Tensor:
     """The ``k`` values of each shop before step ``end`` ``(B,)``, oldest first:
     ``(B, D, k)`` (zeros before the series starts)."""
