@@ -20,7 +20,16 @@ from torch import nn
 
 from .config import ModelConfig
 from .decoder import MessagePassingDecoder, SaturationHead, saturate
-from .design import DesignLayout, design_gates, design_matrix, gated
+from .design import (
+    DesignLayout,
+    adstock_step,
+    design_gates,
+    design_matrix,
+    gated,
+    hill,
+    relative_spend,
+    response_columns,
+)
 from .distributions import edge_index, kl_weight, to_adjacency
 from .linear import (
     collapsed_gaussian,
@@ -39,7 +48,11 @@ class CausalMMMModel(nn.Module):
     the calendar columns of :mod:`models.baseline`). ``same_period`` lists the nodes (the
     spend channels) whose current value enters the responding nodes' linear term
     (:mod:`models.design`). The baseline and the same-period columns live in the linear
-    term, so they need ``linear_lags >= 1``.
+    term, so they need ``linear_lags >= 1``. ``response`` lists the spend channels with
+    a saturating response column (:mod:`models.design`; ``config.response == "hill"``):
+    then the last ``n_nodes`` context columns are each node's coefficient of variation
+    per shop (:meth:`response_cv`), and the buffers ``decay`` and ``kappa``
+    ``(len(response),)`` hold the response shapes (set by :mod:`models.response`).
     """
 
     def __init__(
@@ -49,6 +62,7 @@ class CausalMMMModel(nn.Module):
         n_context: int,
         n_exog: int = 0,
         same_period: tuple[int, ...] = (),
+        response: tuple[int, ...] = (),
     ):
         super().__init__()
         self.config = config
@@ -56,7 +70,8 @@ class CausalMMMModel(nn.Module):
         self.n_context = n_context
         self.n_exog = n_exog if config.linear_lags else 0
         same = tuple(sorted(int(i) for i in same_period)) if config.linear_lags else ()
-        self.layout = DesignLayout(n_nodes, config.linear_lags, same, self.n_exog)
+        resp = tuple(sorted(int(i) for i in response)) if config.linear_lags else ()
+        self.layout = DesignLayout(n_nodes, config.linear_lags, same, self.n_exog, resp)
         self.decoder = MessagePassingDecoder(
             n_nodes, config.hidden, config.message_window, markov=config.markov
         )
@@ -67,6 +82,9 @@ class CausalMMMModel(nn.Module):
         # the empirical-Bayes edge rates of each effect node (`set_edge_rates`)
         p0 = torch.tensor(config.prior_edge_prob)
         self.register_buffer("prior_logits", torch.logit(p0).expand(self.n_edges).clone())
+        # response shapes of the spends in `response`: adstock decay, half-saturation point
+        self.register_buffer("decay", torch.zeros(len(resp)))
+        self.register_buffer("kappa", torch.full((len(resp),), float("inf")))
 
     @property
     def n_edges(self) -> int:
@@ -88,13 +106,43 @@ class CausalMMMModel(nn.Module):
             raise ValueError(f"this model has {self.n_exog} baseline columns: pass the context")
         return context[..., self.n_context : self.n_context + self.n_exog]
 
+    def response_cv(self, context: torch.Tensor | None) -> torch.Tensor | None:
+        """Coefficients of variation ``(shop, |response|)`` of the response spends, from
+        the last ``n_nodes`` columns of ``context`` ``(shop, time, C)`` (constant in
+        time); None without response columns."""
+        if not self.layout.n_resp:
+            return None
+        return context[:, 0, -self.n_nodes :][:, self.layout.resp_index(context.device)]
+
+    def response_design(
+        self, x: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
+        """Response columns ``(shop, time, |response|)`` and adstock paths ``(shop, time +
+        1, |response|)`` of ``x`` (:func:`models.design.response_columns`)."""
+        cv = self.response_cv(context)
+        if cv is None:
+            return None, None
+        u = relative_spend(x[..., self.layout.resp_index(x.device)], cv[:, None, :])
+        return response_columns(u, self.decay.to(x.dtype), self.kappa.to(x.dtype))
+
+    def response_step(self, a: torch.Tensor, values: torch.Tensor, cv: torch.Tensor):
+        """Adstock ``(..., B, |response|)`` after a step with node values ``values``
+        ``(..., B, D)``; ``cv`` ``(B, |response|)``."""
+        u = relative_spend(values[..., self.layout.resp_index(values.device)], cv)
+        return adstock_step(a, u, self.decay.to(a.dtype))
+
+    def response_value(self, a: torch.Tensor) -> torch.Tensor:
+        """The response columns' values ``hill(a)`` for adstock ``a`` ``(..., |response|)``."""
+        return hill(a, self.kappa.to(a.dtype))
+
     def curve_params(self, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hill shape and inflexion ``(shop, time)`` from ``context``."""
         return self.saturation(self.curve_context(context))
 
     def design(self, x: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
         """Ungated linear design ``(shop, time, P)`` (:func:`models.design.design_matrix`)."""
-        return design_matrix(x, self.exog(context), self.layout)
+        resp, _ = self.response_design(x, context)
+        return design_matrix(x, self.exog(context), self.layout, resp)
 
     def gates(self, adj: torch.Tensor) -> torch.Tensor:
         """Column gates ``(..., shop, effect, P)`` of ``adj`` ``(..., shop, cause, effect)``."""

@@ -106,6 +106,13 @@ class ModelConfig:
         effect lands in the week it is spent, off for daily data, whose effects the lags
         already see (and where a same-day column would also absorb same-day shocks that
         move a budget and the target together). The fitted model stores "on" or "off".
+    response: how a spend channel's values enter the linear term: "linear" (its lags as
+        they are) or "hill" (each lag through a saturating Hill curve of shape 1 whose
+        half-saturation point, in units of the channel's mean spend, is shared by all
+        shops and chosen per channel by the pooled evidence; ``models.design.saturating``,
+        ``models.response``), so response curves bend and switching a channel off does
+        not extrapolate a straight line. Models saved before it existed load with
+        "linear".
     controls: context columns that enter every responding node's baseline as additive
         controls (price, competitor activity, events) instead of shaping the S-curve;
         controls are causes of the nodes, never effects. Set by ``fit`` from ``--controls``.
@@ -135,6 +142,7 @@ class ModelConfig:
     seasonality: int = 2
     trend: bool = True
     same_period: str = "auto"
+    response: str = "linear"
     controls: tuple[str, ...] = ()
     full_graph: bool = False
     markov: bool = False
@@ -160,6 +168,9 @@ class ModelConfig:
             "same_period",
             self.same_period,
             '"auto", "on" or "off"',
+        )
+        _check(
+            self.response in ("linear", "hill"), "response", self.response, '"linear" or "hill"'
         )
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         _check(
@@ -192,5 +203,6 @@ class ModelConfig:
         # lagged edges only)
         if "seasonality" not in d:
             d = {"seasonality": 0, "trend": False, "same_period": "off", **d}
+        d = {"response": "linear", **d}  # saved before the saturating response existed
         d["controls"] = tuple(d.get("controls", ()))
         return cls(**d)

@@ -18,6 +18,21 @@ and never change under an intervention on a node.
 
 Claim 1 still holds: every column carrying node i's values into node j's mean (its lags
 and, for a spend, its current value) is multiplied by ``z_ij``.
+
+**Saturating response** (``ModelConfig(response="hill")``): a spend channel c in the
+``response`` set reaches the nodes that are not in the set through one column instead of
+its L lags (which are then gated 0 into them),
+
+    phi_c^t = hill(a_c^t),   a_c^t = (1 - d_c) u_c^{t-1} + d_c a_c^{t-1},   a_c^0 = 1,
+    hill(a) = (1 + kappa_c) a / (a + kappa_c)        (kappa_c = inf: hill(a) = a)
+
+with ``u = spend / mean spend`` of the shop (so ``a``, the geometric adstock, has mean
+about 1 and starts at its steady state), gated by ``z_cj``: geometric carryover with
+decay ``d_c`` then a Hill curve of shape 1, monotone and concave in spend, with shapes
+shared by every shop and an effect size (the column's coefficient) per shop and edge.
+Switching the channel off drives ``a`` to 0 and the column to 0 (``hill(0) = 0``): no
+straight line is extrapolated below the observed spend. Columns:
+``[lags | same-period | response (|response|) | baseline | 1]``.
 """
 
 from __future__ import annotations
@@ -41,12 +56,14 @@ class DesignLayout:
     lags: int
     same: tuple[int, ...] = ()
     n_exog: int = 0
+    response: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if list(self.same) != sorted(set(self.same)):
-            raise ValueError(f"same-period nodes must be sorted and distinct: {self.same}")
-        if any(not 0 <= s < self.n_nodes for s in self.same):
-            raise ValueError(f"same-period nodes {self.same} outside 0..{self.n_nodes - 1}")
+        for what, nodes in (("same-period", self.same), ("response", self.response)):
+            if list(nodes) != sorted(set(nodes)):
+                raise ValueError(f"{what} nodes must be sorted and distinct: {nodes}")
+            if any(not 0 <= s < self.n_nodes for s in nodes):
+                raise ValueError(f"{what} nodes {nodes} outside 0..{self.n_nodes - 1}")
 
     @property
     def n_lag(self) -> int:
@@ -57,33 +74,57 @@ class DesignLayout:
         return len(self.same)
 
     @property
+    def n_resp(self) -> int:
+        return len(self.response)
+
+    @property
     def width(self) -> int:
         """P, the number of columns."""
-        return self.n_lag + self.n_same + self.n_exog + 1
+        return self.n_lag + self.n_same + self.n_resp + self.n_exog + 1
 
     @property
     def same_slice(self) -> slice:
         return slice(self.n_lag, self.n_lag + self.n_same)
 
     @property
-    def exog_slice(self) -> slice:
+    def resp_slice(self) -> slice:
         start = self.n_lag + self.n_same
+        return slice(start, start + self.n_resp)
+
+    @property
+    def exog_slice(self) -> slice:
+        start = self.n_lag + self.n_same + self.n_resp
         return slice(start, start + self.n_exog)
 
     def same_index(self, device=None) -> torch.Tensor:
         return torch.as_tensor(self.same, dtype=torch.long, device=device)
 
+    def resp_index(self, device=None) -> torch.Tensor:
+        return torch.as_tensor(self.response, dtype=torch.long, device=device)
 
-def design_matrix(x: torch.Tensor, exog: torch.Tensor | None, layout: DesignLayout) -> torch.Tensor:
-    """Ungated design ``(shop, time, P)`` from values ``x`` ``(shop, time, node)`` and
-    baseline columns ``exog`` ``(shop, time, K)`` (None when K = 0); column ``i * L + l``
-    is ``x[:, t-1-l, i]`` (zero before the series starts)."""
+
+def design_matrix(
+    x: torch.Tensor,
+    exog: torch.Tensor | None,
+    layout: DesignLayout,
+    resp: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Ungated design ``(shop, time, P)`` from values ``x`` ``(shop, time, node)``,
+    baseline columns ``exog`` ``(shop, time, K)`` (None when K = 0) and the response
+    columns ``resp`` ``(shop, time, |response|)`` (:func:`response_columns`; None when
+    the layout has none); column ``i * L + l`` is ``x[:, t-1-l, i]`` (zero before the
+    series starts)."""
     parts = []
     if layout.lags:
         lagged = lag_design(x, layout.lags)
         parts.append(lagged.reshape(*lagged.shape[:2], -1))
     if layout.n_same:
         parts.append(x[..., layout.same_index(x.device)])
+    if layout.n_resp:
+        if resp is None or resp.shape[-1] != layout.n_resp:
+            got = None if resp is None else tuple(resp.shape)
+            raise ValueError(f"the design needs {layout.n_resp} response columns, got {got}")
+        parts.append(resp.to(x.dtype))
     if layout.n_exog:
         if exog is None or exog.shape[-1] != layout.n_exog:
             got = None if exog is None else tuple(exog.shape)
@@ -100,13 +141,23 @@ def design_gates(adj: torch.Tensor, layout: DesignLayout) -> torch.Tensor:
     D = layout.n_nodes
     eye = torch.eye(D, dtype=adj.dtype, device=adj.device)
     gate = (adj * (1 - eye) + eye).transpose(-1, -2)  # (..., shop, effect, cause)
-    parts = [gate.repeat_interleave(layout.lags, dim=-1)] if layout.lags else []
+    if layout.n_resp:  # a response channel reaches the other nodes through its column
+        ridx = layout.resp_index(adj.device)
+        outside = torch.ones(D, dtype=adj.dtype, device=adj.device)
+        outside[ridx] = 0.0
+        lag_gate = gate.clone()
+        lag_gate[..., ridx] = gate[..., ridx] * (1 - outside[:, None])
+    else:
+        lag_gate = gate
+    parts = [lag_gate.repeat_interleave(layout.lags, dim=-1)] if layout.lags else []
     if layout.n_same:
         idx = layout.same_index(adj.device)
         receives = torch.ones(D, dtype=adj.dtype, device=adj.device)
         receives[idx] = 0.0  # decisions have no same-period parents
         same = adj.transpose(-1, -2)[..., idx] * receives[:, None]
         parts.append(same)
+    if layout.n_resp:
+        parts.append(adj.transpose(-1, -2)[..., ridx] * outside[:, None])
     ones = torch.ones_like(gate[..., :1])
     parts.append(ones.expand(*ones.shape[:-1], layout.n_exog + 1))
     return torch.cat(parts, dim=-1)
@@ -116,3 +167,38 @@ def gated(design: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
     """Per-effect gated design ``(..., shop, effect, time, P)`` from ``design``
     ``(shop, time, P)`` and ``gates`` ``(..., shop, effect, P)``."""
     return design[:, None] * gates[..., None, :]
+
+
+def hill(a: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+    """``(1 + kappa) a / (a + kappa)`` (``a`` itself where ``kappa`` is inf): a Hill curve
+    of shape 1 through 0 and (1, 1), monotone and concave for ``a >= 0``."""
+    lin = torch.isinf(kappa)
+    k = torch.where(lin, torch.ones_like(kappa), kappa)
+    return torch.where(lin, a, (1 + k) * a / (a + k))
+
+
+def relative_spend(x: torch.Tensor, cv: torch.Tensor) -> torch.Tensor:
+    """Spend relative to its shop's mean, ``u = max(1 + cv x, 0)``, from model units ``x``
+    (the per-shop z-score) and the coefficient of variation ``cv`` (std / mean), both
+    broadcastable; a ``cv`` that is not finite (a spend never positive) gives ``u = 1``."""
+    ok = torch.isfinite(cv)
+    return torch.where(ok, (1 + torch.where(ok, cv, 0.0) * x).clamp_min(0.0), 1.0)
+
+
+def adstock_step(a: torch.Tensor, u: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
+    """One step of the normalised geometric adstock, ``(1 - d) u + d a``."""
+    return (1 - decay) * u + decay * a
+
+
+def response_columns(
+    u: torch.Tensor, decay: torch.Tensor, kappa: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Response columns ``phi`` ``(shop, time, n)`` and the adstock path ``a`` ``(shop,
+    time + 1, n)`` of relative spends ``u`` ``(shop, time, n)`` (see the module
+    docstring): ``a[:, 0] = 1``, ``a[:, t + 1] = (1 - d) u[:, t] + d a[:, t]``,
+    ``phi[:, t] = hill(a[:, t])``, so row t reads spends before t only."""
+    a = [torch.ones_like(u[:, 0])]
+    for t in range(u.shape[1]):
+        a.append(adstock_step(a[-1], u[:, t], decay))
+    path = torch.stack(a, dim=1)
+    return hill(path[:, :-1], kappa), path

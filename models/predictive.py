@@ -159,6 +159,10 @@ def sample_paths(
     f_exog = model.exog(future_context)  # (B, M, K) or None
     win = _end_gather(x, lengths, dec.window)  # (B, D, W)
     lagbuf = _end_gather(x, lengths, max(L, 1)).flip(-1).expand(S, B, D, max(L, 1))
+    cv = model.response_cv(context)
+    ad = None  # the response spends' adstock after each shop's last step
+    if cv is not None:
+        ad = model.response_design(x, context)[1][torch.arange(B), lengths]  # (B, n)
     same = layout.same_index(x.device)
     steps = []
     for k in range(horizon):
@@ -170,6 +174,9 @@ def sample_paths(
                 lin_k = lin_k + torch.einsum(
                     "bk,sbdk->sbd", f_exog[:, k], coef[..., layout.exog_slice]
                 )
+            if ad is not None:
+                phi = model.response_value(ad)
+                lin_k = lin_k + torch.einsum("...bc,sbdc->sbd", phi, coef[..., layout.resp_slice])
         else:
             lin_k = 0.0
         value = m + lin_k + torch.randn_like(m) * sigma
@@ -184,6 +191,8 @@ def sample_paths(
         if planned is not None:
             value = torch.where(torch.isnan(planned), value, planned.to(value.dtype))
         steps.append(value)
+        if ad is not None:
+            ad = model.response_step(ad, value, cv)
         h, win = dec.step(h, win, value, adj)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1]], dim=-1)
     out["forecast"] = torch.stack(steps, dim=2)

@@ -27,6 +27,7 @@ from pyro_causalmmm.inference.training import FitResult, TrainConfig, fit
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
 from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
+from pyro_causalmmm.models.response import fit_response_shapes
 
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "model.json"
@@ -52,6 +53,8 @@ class CausalMMM:
         self.edge_calibration: dict | None = None
         self.calendar: CalendarBasis | None = None
         self.same_period_nodes: list[int] = []
+        self.response_nodes: list[int] = []
+        self.response_shapes: dict = {}
 
     # ------------------------------------------------------------------ training
 
@@ -61,7 +64,10 @@ class CausalMMM:
         n_ctrl = len(self.config.controls)
         n_cal = 0 if self.calendar is None else self.calendar.width
         same = tuple(self.same_period_nodes)
-        self.model = CausalMMMModel(self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same)
+        resp = tuple(self.response_nodes)
+        self.model = CausalMMMModel(
+            self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same, resp
+        )
         self.guide = AmortizedGraphGuide(self.config, n_nodes, same)
 
     def prepare(self, data: MarketingMixData) -> tuple[torch.Tensor, ...]:
@@ -82,6 +88,9 @@ class CausalMMM:
             # graph prior (edge rate per effect node) from every shop's edges (no labels)
             self.edge_calibration = self.guide.calibrate(tensors[0], tensors[1])
             self.model.set_edge_rates(self.guide.edge_rate)
+        if self.model.layout.n_resp:  # the spends' response shapes, before SVI
+            p_edge = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
+            self.response_shapes = fit_response_shapes(self.model, *tensors, p_edge)
         return tensors
 
     def _resolve_inputs(self, data: MarketingMixData) -> None:
@@ -104,6 +113,8 @@ class CausalMMM:
         spend = set(data.spend_names)
         on = cfg.same_period == "on" and cfg.linear_lags > 0
         self.same_period_nodes = [i for i, n in enumerate(data.node_names) if on and n in spend]
+        hill = cfg.response == "hill" and cfg.linear_lags > 0
+        self.response_nodes = [i for i, n in enumerate(data.node_names) if hill and n in spend]
         self.calendar = None
         if cfg.linear_lags > 0:
             day = calendar_days(data)
@@ -116,15 +127,35 @@ class CausalMMM:
         keep = [i for i, n in enumerate(names) if n not in ctrl]
         return keep + [names.index(c) for c in self.config.controls]
 
-    def _model_context(self, ctx_user: np.ndarray, day: np.ndarray, mask: np.ndarray):
-        """``(shop, time, n_context + n_exog)`` float32 model context from user-unit
-        context ``(shop, time, context)`` and calendar positions ``day`` ``(shop, time)``."""
+    def _model_context(
+        self, ctx_user: np.ndarray, day: np.ndarray, mask: np.ndarray, data: MarketingMixData
+    ):
+        """``(shop, time, n_context + n_exog [+ node])`` float32 model context from
+        user-unit context ``(shop, time, context)`` and calendar positions ``day``
+        ``(shop, time)``; with the saturating response, each node's coefficient of
+        variation in ``data`` per shop last (:meth:`response_cv`)."""
         ctx = (ctx_user - self.context_loc) / self.context_scale
         ctx = ctx[..., self._context_order()] * mask[..., None]
         if self.calendar is not None:
             cal = self.calendar.columns(day) * mask[..., None]
             ctx = np.concatenate([ctx, cal], axis=-1)
+        if self.model is not None and self.model.layout.n_resp:
+            cv = np.broadcast_to(self.response_cv(data)[:, None, :], (*ctx.shape[:2], data.n_nodes))
+            ctx = np.concatenate([ctx, cv], axis=-1)
         return torch.tensor(ctx, dtype=torch.float32)
+
+    @staticmethod
+    def response_cv(data: MarketingMixData) -> np.ndarray:
+        """``(shop, node)`` std / mean of each spend channel per shop, in the data's units
+        (the scaling's z-score: ``scale / loc``), NaN for the other nodes and for a spend
+        whose mean is not positive (the saturating response then leaves it linear)."""
+        loc, scale = data.scaling.loc, data.scaling.scale
+        cv = np.full(loc.shape, np.nan)
+        for name in data.spend_names:
+            i = data.node_names.index(name)
+            pos = loc[:, i] > 0
+            cv[pos, i] = scale[pos, i] / loc[pos, i]
+        return cv
 
     def future_context_tensor(
         self, data: MarketingMixData, future_context_user: np.ndarray
@@ -134,7 +165,9 @@ class CausalMMM:
         dates (the trend extrapolated, seasonality repeated)."""
         horizon = future_context_user.shape[1]
         day = future_days(data, horizon)
-        return self._model_context(future_context_user, day, np.ones(day.shape, dtype=bool))
+        return self._model_context(
+            future_context_user, day, np.ones(day.shape, dtype=bool), data
+        )
 
     def fit(
         self,
@@ -205,7 +238,7 @@ class CausalMMM:
         values = torch.tensor(data.scaled_values, dtype=torch.float32)
         mask = torch.tensor(data.mask, dtype=torch.bool)
         day = calendar_days(data) if self.calendar is not None else None
-        return values, mask, self._model_context(data.context, day, data.mask)
+        return values, mask, self._model_context(data.context, day, data.mask, data)
 
     # ------------------------------------------------------------------ inference
 
@@ -311,6 +344,7 @@ class CausalMMM:
             "context_scale": self.context_scale.tolist(),
             "calendar": None if self.calendar is None else self.calendar.to_dict(),
             "same_period_nodes": list(self.same_period_nodes),
+            "response_nodes": list(self.response_nodes),
         }
         atomic_write(directory / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
         return directory
@@ -331,6 +365,7 @@ class CausalMMM:
             cal = meta.get("calendar")  # models saved before 0.3 have no baseline
             self.calendar = None if cal is None else CalendarBasis.from_dict(cal)
             self.same_period_nodes = [int(i) for i in meta.get("same_period_nodes", [])]
+            self.response_nodes = [int(i) for i in meta.get("response_nodes", [])]
         except FileNotFoundError as exc:
             raise ModelFileError(
                 f"{directory} is not a saved model: {exc.filename} is missing"
@@ -341,6 +376,9 @@ class CausalMMM:
         model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
         # a 0.1 model has no learned graph prior: its prior was the fixed prior_edge_prob
         model_state.setdefault("prior_logits", self.model.prior_logits.clone())
+        # ... and one saved before the saturating response existed was linear
+        model_state.setdefault("decay", self.model.decay.clone())
+        model_state.setdefault("kappa", self.model.kappa.clone())
         try:
             self.model.load_state_dict(model_state)
             self.guide.load_state_dict(

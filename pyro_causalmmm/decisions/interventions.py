@@ -253,6 +253,7 @@ def counterfactual(
     receives[same] = False  # a spend has no same-period parents
     same_parents = parents[..., same, :] & receives[nodes]  # (S, B, n_same, R)
     changed = torch.zeros(K, S, B, D, dtype=torch.bool)
+    ad = world.adstock_at(start_t)  # (B, n) response spends' adstock, or None
     steps = []
 
     def settle(f, affected, t):
@@ -266,13 +267,13 @@ def counterfactual(
             affected = affected & relevant
         if every_row:
             exog = None if world.exog is None else world.exog[:, :, t]
-            f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog)
+            f_new = world.mean(h, lagbuf, world.a[:, t], world.g[:, t], exog, ad)
         else:  # only rows that can move this step (0 elsewhere: settle ignores them)
             cand = affected
             if len(same):  # a moved spend can reach a responder within the step
                 cand = cand | same_parents.any(-2)
                 cand = cand if relevant is None else cand & relevant
-            f_new = mean_rows(world, h.expand(*cand.shape, h.shape[-1]), lagbuf, t, cand)
+            f_new = mean_rows(world, h.expand(*cand.shape, h.shape[-1]), lagbuf, t, cand, ad)
         if len(same):  # spends first (no same-period parents), then their responders
             observed = x[:, t, same]  # (B, n_same)
             f_new = f_new + world.same_period(observed)
@@ -285,6 +286,8 @@ def counterfactual(
         value = settle(f_new, affected, t)
         changed = changed | (value != x[:, t])
         steps.append(value)
+        if ad is not None:
+            ad = world.model.response_step(ad, value, world.cv)
         if every_row or world.h_path is None:
             h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
         else:  # rows whose own or a parent's value has left the observed path
@@ -339,13 +342,14 @@ def rollout_future(
     if world.exog is not None and exog_future is None:  # last observed step's part
         last = (world.lengths - 1).clamp_min(0)
         held = world.exog[:, torch.arange(B), last]  # (S, B, R)
+    ad = world.adstock_at(world.lengths)  # after each shop's last step, or None
     steps = []
     for k in range(M):
         exog = held
         if world.exog is not None and exog_future is not None:
             cols = world.coef[..., layout.exog_slice]  # (S, B, R, K)
             exog = torch.einsum("bk,sbrk->sbr", exog_future[:, k].to(cols.dtype), cols)
-        f_new = world.mean(h, lagbuf, a_future[:, k], g_future[:, k], exog)  # (K, S, B, R)
+        f_new = world.mean(h, lagbuf, a_future[:, k], g_future[:, k], exog, ad)  # (K,S,B,R)
         value = _place(zeros, nodes, world.limit(f_new))
         value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
         if len(same):
@@ -353,6 +357,8 @@ def rollout_future(
             value = _place(zeros, nodes, world.limit(f_new))
             value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
         steps.append(value)
+        if ad is not None:
+            ad = world.model.response_step(ad, value, world.cv)
         h, win = step_subset(dec, h, win, value, adj_in, nodes, pairs)
         lagbuf = torch.cat([value[..., None], lagbuf[..., :-1].expand(*value.shape, -1)], -1)
     return torch.stack(steps, dim=3)

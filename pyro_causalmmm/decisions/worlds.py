@@ -206,6 +206,10 @@ class World:
         floor, ceiling: ``(B, D)`` lowest and highest value a responding node may take
             (``-inf`` / ``inf`` where there is no limit).
         unstable: (draw, shop) pairs left with explosive lag dynamics after the redraws.
+        cv: ``(B, n)`` coefficients of variation of the ``n`` response spends
+            (:mod:`models.design`), None without response columns.
+        adstock: ``(B, T + 1, n)`` their factual adstock before each step (and after the
+            last), None without response columns.
         h_path: ``(S, B, T - start + 1, R, H)`` the factual decoder states before each
             step ``start..T`` (``h_path[:, :, 0]`` is ``h_start``), so a counterfactual
             recomputes only the states it changes (:func:`step_rows`).
@@ -228,6 +232,8 @@ class World:
     unstable: int = 0
     exog: torch.Tensor | None = None
     h_path: torch.Tensor | None = None
+    cv: torch.Tensor | None = None
+    adstock: torch.Tensor | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -285,13 +291,36 @@ class World:
             return torch.zeros((), dtype=self.x.dtype)
         return torch.einsum("...bc,...brc->...br", spend, self.coef[..., layout.same_slice])
 
+    def response(self, ad: torch.Tensor | None) -> torch.Tensor:
+        """The response columns' part ``(..., S, B, R)`` of the responders' means for
+        adstock ``ad`` ``(..., S|1, B, n)`` (0 without response columns)."""
+        layout = self.model.layout
+        if self.coef is None or not layout.n_resp or ad is None:
+            return torch.zeros((), dtype=self.x.dtype)
+        phi = self.model.response_value(ad)
+        return torch.einsum("...bc,...brc->...br", phi, self.coef[..., layout.resp_slice])
+
+    def adstock_at(self, steps: torch.Tensor) -> torch.Tensor | None:
+        """Factual adstock ``(B, n)`` before step ``steps[b]`` of each shop (None without
+        response columns)."""
+        if self.adstock is None:
+            return None
+        return self.adstock[torch.arange(self.x.shape[0]), steps]
+
     def mean(
-        self, h: torch.Tensor, lagbuf: torch.Tensor, a, g, exog: torch.Tensor | None = None
+        self,
+        h: torch.Tensor,
+        lagbuf: torch.Tensor,
+        a,
+        g,
+        exog: torch.Tensor | None = None,
+        ad: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """One-step means ``f`` ``(..., S, B, R)`` of the responders from their decoder
         states ``h`` ``(..., S, B, R, H)`` and the last ``L`` values of every node
         ``lagbuf`` ``(..., S|1, B, D, L)`` (newest first); ``a, g`` ``(B,)`` this step's
-        S-curve parameters; ``exog`` ``(S|1, B, R)`` this step's baseline part. The
+        S-curve parameters; ``exog`` ``(S|1, B, R)`` this step's baseline part; ``ad``
+        ``(..., S|1, B, n)`` the response spends' adstock (:meth:`response`). The
         same-period part is added by the caller (:meth:`same_period`), once this step's
         spends are known."""
         model = self.model
@@ -307,11 +336,16 @@ class World:
         lin = torch.einsum("...bp,...brp->...br", flat, self.coef[..., :n_lag]) + self.coef[..., -1]
         if exog is not None:
             lin = lin + exog
-        return raw + lin
+        return raw + lin + self.response(ad)
 
 
 def mean_rows(
-    world: World, h: torch.Tensor, lagbuf: torch.Tensor, t: int, rows: torch.Tensor
+    world: World,
+    h: torch.Tensor,
+    lagbuf: torch.Tensor,
+    t: int,
+    rows: torch.Tensor,
+    ad: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """:meth:`World.mean` on an observed step ``t`` for the rows where ``rows`` ``(K, S, B,
     R)`` holds, 0 elsewhere: ``(K, S, B, R)``. ``h`` ``(K, S, B, R, H)``, ``lagbuf``
@@ -339,6 +373,10 @@ def mean_rows(
         f = f + (lags * coef[:, :n_lag]).sum(-1) + coef[:, -1]
         if world.exog is not None:
             f = f + world.exog[:, :, t].reshape(-1).index_select(0, sb * R + r)
+        if ad is not None and model.layout.n_resp:
+            n = ad.shape[-1]
+            phi = model.response_value(ad.expand(K, S, B, n).reshape(K * S * B, n))
+            f = f + (phi.index_select(0, ksb) * coef[:, model.layout.resp_slice]).sum(-1)
     return out.index_copy_(0, flat, f).view(K, S, B, R)
 
 
@@ -399,9 +437,10 @@ def _teacher_forced(
     if len(hits) and not cfg.no_saturation:
         pos = int(hits[0, 0])
         mean[..., pos] = saturate(mean[..., pos], a[None], g[None])
+    _, adstock = model.response_design(x, context)
     world = World(
         model, x, lengths, a, g, adj, nodes, None, mean, start, h_start, h_end, floor, ceiling,
-        h_path=h_path,
+        h_path=h_path, cv=model.response_cv(context), adstock=adstock,
     )
     L = cfg.linear_lags
     if L == 0:

@@ -1,0 +1,132 @@
+"""Variant table of the channel effects: CausalMMM response models on the effects draws.
+
+    python benchmarks/effects_variants.py                    # seeds 0 1 2, both funnels
+    python benchmarks/effects_variants.py --variants linear,hill --funnels daily --seeds 0
+
+The same draws, truth and scores as ``benchmarks/effects.py`` (full sizes: daily 60 shops
+x 182 days, weekly 12 shops x 156 weeks; every shop scored), CausalMMM fitted with
+``TrainConfig(seed=seed)`` and ``ModelConfig(**overrides)`` of each variant, then
+``contributions`` at its defaults. It exists to choose the default response model on both
+funnels at once (``ModelConfig.response``). Writes ``benchmarks/effects_variants.md`` and
+``effects_variants.json``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import code_version, json_default, machine_info  # noqa: E402
+from effects import make_sim, score, truth_table  # noqa: E402
+
+# name -> (ModelConfig overrides, what it is)
+VARIANTS = {
+    "linear": ({"response": "linear"}, "spend lags enter the linear term as they are"),
+    "hill": (
+        {"response": "hill"},
+        "one adstock + Hill column per spend into the other nodes (shapes pooled)",
+    ),
+}
+SCORES = (
+    ("spearman", "Spearman est vs true", "{:.3f}"),
+    ("median_ratio", "median est / true", "{:.2f}"),
+    ("median_abs_log_ratio", "median abs(log(est / true))", "{:.2f}"),
+    ("coverage", "90% HDI coverage", "{:.0%}"),
+    ("sign_errors", "sign errors", "{:.1f}"),
+    ("null_hdi_has_0", "no-effect HDI has 0", "{:.0%}"),
+    ("indirect_share_est", "indirect share (est)", "{:.0%}"),
+    ("indirect_share_true", "indirect share (true)", "{:.0%}"),
+    ("seconds", "fit + contributions s", "{:.0f}"),
+)
+
+
+def run(funnel: str, seed: int, overrides: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
+    from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions
+
+    sim = make_sim(funnel, seed, "full")
+    data = MarketingMixData.from_frame(
+        sim.frame, target="gmv", channels=list(sim.node_names[:-1]),
+        spend=list(sim.spend_names),
+    )
+    t0 = time.perf_counter()
+    mmm = CausalMMM(ModelConfig(**overrides))
+    mmm.fit(data, TrainConfig(seed=seed, quiet=True))
+    tab = contributions(mmm, data, config=DecisionConfig(seed=seed)).table
+    seconds = time.perf_counter() - t0
+    pairs = pd.DataFrame({
+        "shop": tab["shop"].astype(str), "channel": tab["channel"], "est": tab["contribution"],
+        "low": tab["contribution_hdi_low"], "high": tab["contribution_hdi_high"],
+        "direct": tab["direct"], "indirect": tab["indirect"],
+    })
+    truth = truth_table(sim)
+    out = score(pairs, truth, [str(s) for s in data.shop_ids])
+    shapes = {data.node_names[k]: v for k, v in mmm.response_shapes.items()}
+    return {**out, "seconds": seconds, "shapes": shapes}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--funnels", default="daily,weekly")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--out", default=str(HERE / "effects_variants"))
+    args = ap.parse_args(argv)
+    funnels, variants = args.funnels.split(","), args.variants.split(",")
+    rows = []
+    for funnel in funnels:
+        for seed in args.seeds:
+            for v in variants:
+                r = run(funnel, seed, VARIANTS[v][0])
+                rows.append({"funnel": funnel, "seed": seed, "variant": v, **r})
+                print(funnel, seed, v, {k: r[k] for k, _, _ in SCORES if k in r}, flush=True)
+    lines = [
+        "# Channel effects by response model (CausalMMM variants)",
+        "",
+        f"Code version {code_version()}; seeds {args.seeds}; the draws, truth and scores of "
+        "`benchmarks/effects.py` (full sizes, every shop scored; real pairs for the effect "
+        "sizes). Mean over seeds. Command: `python benchmarks/effects_variants.py "
+        + " ".join(argv or sys.argv[1:]) + "`.",
+        "",
+    ]
+    for funnel in funnels:
+        lines += [f"## {funnel}", "", "| score | " + " | ".join(variants) + " |",
+                  "|---|" + "---|" * len(variants)]
+        for key, label, fmt in SCORES:
+            cells = []
+            for v in variants:
+                vals = [r[key] for r in rows if r["funnel"] == funnel and r["variant"] == v]
+                cells.append(fmt.format(float(np.nanmean(vals))) if vals else "—")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        shapes = [r["shapes"] for r in rows if r["funnel"] == funnel and r["shapes"]]
+        if shapes:
+            lines += ["", "Response shapes chosen (decay, half-saturation) per seed: "
+                      + "; ".join(json.dumps(s) for s in shapes)]
+        lines.append("")
+    lines += ["Variants:", *[f"- `{v}`: {VARIANTS[v][1]} {VARIANTS[v][0]}" for v in variants]]
+    lines += ["", f"Machine: {machine_info()}", ""]
+    out = Path(args.out)
+    out.with_suffix(".md").write_text("\n".join(lines))
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=json_default))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
