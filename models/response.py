@@ -29,7 +29,8 @@ from .linear import em_noise_variance, evidence_from_moments
 #: Candidate adstock decays per step (0: the effect lands in the next step only).
 DECAYS = (0.0, 0.3, 0.5, 0.7, 0.85)
 #: Candidate half-saturation points, in units of the channel's mean adstock (inf: linear).
-KAPPAS = (0.5, 1.0, 2.0, 4.0, math.inf)
+#: Ties go to the first grid point, the linear response without carryover.
+KAPPAS = (math.inf, 4.0, 2.0, 1.0, 0.5)
 
 
 def _moments(model, x, mask, context, adj):
