@@ -359,17 +359,23 @@ def edge_evidence_stats(
         moments = _lag_moments(x, mask, lags, baseline, advance)
         bf, wald, gate = _refined(moments, lags, prior_scale, refinements, prior_logit)
         walds, bf0 = [wald], bf
+        cache = []
+
+        def ranked():  # the normal scores, computed once for every test that reads them
+            if not cache:
+                cache.append(normal_scores(x, mask))
+            return cache[0]
         if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
-            scores = _lag_moments(normal_scores(x, mask), mask, lags, baseline, advance)
+            scores = _lag_moments(ranked(), mask, lags, baseline, advance)
             walds.append(_gated_statistics(*scores, gate, lags, prior_scale)[1])
         dof = [torch.arange(1, lags + 1, dtype=x.dtype)] * len(walds)
         if even:  # lags and folded scores of every node, each cause's 2L columns tested
-            ns = normal_scores(x, mask)  # robust to bursts: folded raw spends are extreme
+            ns = ranked()  # robust to bursts: folded raw spends are extreme
             sq = _lag_moments(ns, mask, lags, baseline, advance, even_scores(ns, mask))
             walds.append(_gated_statistics(*sq, gate, 2 * lags, prior_scale)[1])
             dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
         if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
-            ns = normal_scores(x, mask)
+            ns = ranked()
             base = baseline_basis(mask, baseline) if baseline else None
             walds.append(product_wald(ns, mask, lags, prior_scale, base).to(x.dtype)[..., None])
             dof.append(torch.full((1,), float(D - 1), dtype=x.dtype))
