@@ -577,7 +577,9 @@ def main(argv=None) -> int:
         json.dumps(result, indent=2, default=lambda o: None if o is None else str(o))
     )
     # sections measured by other scripts (kept verbatim, with their own commands)
-    for extra in ("notes.md", "scale_out.md", "decisions.md"):
+    for extra in (
+        "evidence_variants.md", "effects_variants.md", "notes.md", "scale_out.md", "decisions.md"
+    ):
         path = HERE / extra
         if not q and path.exists():
             md += ["", path.read_text().rstrip()]
