@@ -201,6 +201,18 @@ def _share(direct, indirect) -> float:
     return float(b / (a + b)) if a + b > 0 else float("nan")
 
 
+def _part_error(real: pd.DataFrame, part: str) -> float:
+    """Median ``|est - true| / |true|`` of the ``part`` ("direct" or "indirect") over the
+    real pairs whose true part exceeds 10% of their true total (the issue's target: each
+    part within 25%, median); NaN when no pair qualifies."""
+    tru = real[f"{part}_true"].to_numpy()
+    big = np.abs(tru) > 0.1 * real["total"].to_numpy()
+    if not big.any():
+        return float("nan")
+    est = real[part].to_numpy()[big]
+    return float(np.median(np.abs(est - tru[big]) / np.abs(tru[big])))
+
+
 def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
     """Scores of the estimates ``pairs`` (shop, channel, est, low, high[, direct,
     indirect]) on the pairs of ``shops`` against ``truth``:
@@ -215,7 +227,8 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
     0), ``null_hdi_low_roas`` (share whose HDI reaches ROAS <= 0.05) and
     ``null_roas_mean`` (mean est / spend); with direct / indirect estimates, over the real
     pairs: ``direct_error``, ``indirect_error`` (sum of absolute errors / sum of true
-    totals), ``spearman_direct``, ``indirect_share_true`` / ``_est`` (sum of abs(indirect) over
+    totals), ``direct_rel_error`` / ``indirect_rel_error`` (:func:`_part_error`),
+    ``spearman_direct``, ``indirect_share_true`` / ``_est`` (sum of abs(indirect) over
     sum of abs(direct) + abs(indirect)).
     """
     from pyro_causalmmm.decisions.contributions import spearman
@@ -251,6 +264,8 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
             "spearman_direct": spearman(real["direct"], real["direct_true"]),
             "indirect_share_true": _share(real["direct_true"], real["indirect_true"]),
             "indirect_share_est": _share(real["direct"], real["indirect"]),
+            "direct_rel_error": _part_error(real, "direct"),
+            "indirect_rel_error": _part_error(real, "indirect"),
         })
     return out
 
@@ -322,6 +337,8 @@ METRICS = (  # key, label, format
     ("null_roas_mean", "no-effect pairs: mean est / spend", ".3f"),
     ("direct_error", "direct error (sum abs err / sum true)", ".2f"),
     ("indirect_error", "indirect error (sum abs err / sum true)", ".2f"),
+    ("direct_rel_error", "direct part: median rel. error (true part > 10%)", ".2f"),
+    ("indirect_rel_error", "indirect part: median rel. error (true part > 10%)", ".2f"),
     ("spearman_direct", "Spearman direct part", ".3f"),
     ("indirect_share_true", "indirect share, true", ".0%"),
     ("indirect_share_est", "indirect share, estimated", ".0%"),
