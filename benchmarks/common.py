@@ -163,3 +163,18 @@ def source_digest() -> str:
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def write_variant_table(lines: list[str], variants: dict, names, rows: list[dict], out) -> None:
+    """Finish a variant table (the list of ``variants`` ``{name: (overrides, what)}``
+    shown and the machine), write it to ``out.md`` and ``rows`` to ``out.json``, print it."""
+    import json
+    from pathlib import Path
+
+    lines = [*lines, "", "Variants:"]
+    lines += [f"- `{v}`: {variants[v][1]} {variants[v][0]}" for v in names]
+    lines += ["", f"Machine: {machine_info()}", ""]
+    out = Path(out)
+    out.with_suffix(".md").write_text("\n".join(lines))
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=json_default))
+    print("\n".join(lines))

@@ -29,7 +29,7 @@ import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import code_version, json_default, machine_info  # noqa: E402
+from common import code_version, write_variant_table  # noqa: E402
 from effects import make_sim, score, truth_table  # noqa: E402
 
 # name -> (ModelConfig overrides, what it is)
@@ -119,12 +119,7 @@ def main(argv=None) -> int:
             lines += ["", "Response shapes chosen (decay, half-saturation) per seed: "
                       + "; ".join(json.dumps(s) for s in shapes)]
         lines.append("")
-    lines += ["Variants:", *[f"- `{v}`: {VARIANTS[v][1]} {VARIANTS[v][0]}" for v in variants]]
-    lines += ["", f"Machine: {machine_info()}", ""]
-    out = Path(args.out)
-    out.with_suffix(".md").write_text("\n".join(lines))
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=json_default))
-    print("\n".join(lines))
+    write_variant_table(lines, VARIANTS, variants, rows, args.out)
     return 0
 
 

@@ -22,7 +22,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -31,7 +30,7 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import code_version, machine_info, one_thread  # noqa: E402
+from common import code_version, one_thread, write_variant_table  # noqa: E402
 from robustness import draw, families  # noqa: E402
 
 # name -> (ModelConfig overrides, what it tests)
@@ -109,12 +108,7 @@ def main(argv=None) -> int:
             e = np.mean([g["ece"] for g in got])
             cells.append(f"{a:.3f} ({e:.3f})")
         lines.append(f"| {fam} | " + " | ".join(cells) + " |")
-    lines += ["", "Variants:", *[f"- `{v}`: {VARIANTS[v][1]} {VARIANTS[v][0]}" for v in variants]]
-    lines += ["", f"Machine: {machine_info()}", ""]
-    out = Path(args.out)
-    out.with_suffix(".md").write_text("\n".join(lines))
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1, default=float))
-    print("\n".join(lines))
+    write_variant_table(lines, VARIANTS, variants, rows, args.out)
     return 0
 
 
