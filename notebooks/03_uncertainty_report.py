@@ -147,8 +147,8 @@ shop_edges.head(15)
 # goes close to 0 instead of staying near the prior 0.5 (with the previous guide and its
 # KL weight `lam = 100`, 89% of the *present* edges were real, but four in five edges
 # were *uncertain* and almost none of those real). Calibrated is not perfect. The *present* edges have a mean `p_edge` of
-# 0.994 but only 91% of them are real, so the top of the scale is somewhat
-# over-confident: about one *present* edge in 11 is false. And about 2.5% of the real
+# 0.994 but only 92% of them are real, so the top of the scale is somewhat
+# over-confident: about one *present* edge in 13 is false. And about 2.5% of the real
 # edges are called *absent*: edges that one shop's data do not show. So act on *present*,
 # treat *absent* as absent, look at the few *uncertain* edges one by one, and rank by
 # `p_edge` when you need a shortlist. On your own data there is no truth to check

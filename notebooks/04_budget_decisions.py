@@ -207,7 +207,7 @@ fig
 # The model ranks channels well: at full size the rank correlation with the true total
 # effects is about 0.90 over all (shop, channel) pairs and 0.85 within shops. The
 # indirect parts separate too: where the true graph has no path through another
-# channel they average about 175 (true: 0), against about 4,500 where it has one
+# channel they average about 200 (true: 0), against about 4,300 where it has one
 # (true: about 3,200). Both improved with the calibrated edge guide (0.86 and about
 # 1,400 with the previous one), most likely because far fewer false edges now carry
 # effects around the graph.

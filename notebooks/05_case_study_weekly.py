@@ -294,10 +294,10 @@ print(f"HTML report written to {path}")
 #
 # * **Robyn file.** Three edges are called present with p ~ 1: `search_S -> search_clicks_P`
 #   and `facebook_S -> facebook_I` (spend buys clicks and impressions within the week) and
-#   `tv_S -> revenue`; no edge from revenue into a spend channel reaches 0.02. One edge is
-#   implausible, `search_S -> newsletter` (p 0.87): with one brand nothing pools the
+#   `tv_S -> revenue`; no edge from revenue into a spend channel reaches 0.01. One edge is
+#   implausible, `search_S -> newsletter` (p 0.68): with one brand nothing pools the
 #   evidence, and a newsletter that follows search campaigns is indistinguishable from
-#   being driven by them. TV's contribution has a wide HDI (8.0M to 21.3M on 3.1M spend);
+#   being driven by them. TV's contribution has a wide HDI (9.7M to 22.8M on 3.1M spend);
 #   the other channels' HDIs are [0, 0] with a non-zero mean: their edges into revenue
 #   are present in only a few graph draws (p 0.01-0.05), so the posterior is a spike at 0
 #   with a thin tail, and "no edge" dominates.
