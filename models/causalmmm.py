@@ -83,8 +83,9 @@ class CausalMMMModel(nn.Module):
         p0 = torch.tensor(config.prior_edge_prob)
         self.register_buffer("prior_logits", torch.logit(p0).expand(self.n_edges).clone())
         # response shapes of the spends in `response`: adstock decay, half-saturation point
-        self.register_buffer("decay", torch.zeros(len(resp)))
-        self.register_buffer("kappa", torch.full((len(resp),), float("inf")))
+        # (None without response columns, so such a model's state has no such entries)
+        self.register_buffer("decay", torch.zeros(len(resp)) if resp else None)
+        self.register_buffer("kappa", torch.full((len(resp),), float("inf")) if resp else None)
 
     @property
     def n_edges(self) -> int:

@@ -376,9 +376,6 @@ class CausalMMM:
         model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
         # a 0.1 model has no learned graph prior: its prior was the fixed prior_edge_prob
         model_state.setdefault("prior_logits", self.model.prior_logits.clone())
-        # ... and one saved before the saturating response existed was linear
-        model_state.setdefault("decay", self.model.decay.clone())
-        model_state.setdefault("kappa", self.model.kappa.clone())
         try:
             self.model.load_state_dict(model_state)
             self.guide.load_state_dict(

@@ -63,16 +63,13 @@ from collections.abc import Callable
 
 import torch
 
+from pyro_causalmmm.decisions.stepping import Pairs, mean_rows, step_rows, step_subset
 from pyro_causalmmm.decisions.worlds import (
-    Pairs,
     World,
     _teacher_forced,
     _windows,
     end_window,
     graph_draws,
-    mean_rows,
-    step_rows,
-    step_subset,
     subsystem_radius,
 )
 
@@ -217,7 +214,7 @@ def counterfactual(
     ``world.start``. See the module docstring for the abduction formula.
 
     The decoder is stepped only for the (scenario, draw, shop, node) rows that descend from
-    a changed cell (:func:`~pyro_causalmmm.decisions.worlds.step_rows`); the others keep
+    a changed cell (:func:`~pyro_causalmmm.decisions.stepping.step_rows`); the others keep
     their factual states ``world.h_path``. ``every_row`` steps every row instead (the
     same numbers up to float rounding; kept to test the shortcut against).
 
