@@ -50,8 +50,10 @@ def lag_test_z(
     with ``dof`` ``(n,)`` the degrees of freedom of each statistic given explicitly.
 
     ``z`` is ``Phi^{-1}(1 - p)``: about N(0, 1) for an absent edge in a well-specified
-    linear model, large for a present one; capped near 37 (p = 1e-300)."""
-    w = wald.double().clamp_min(0.0)
+    linear model, large for a present one; capped near 37 (p = 1e-300). A NaN statistic
+    is a test that was not run: the combination averages over the others."""
+    ran = ~torch.isnan(wald)
+    w = torch.nan_to_num(wald.double(), nan=0.0).clamp_min(0.0)
     n = w.shape[-1]
     lags = n if lags is None else lags
     if dof is None:
@@ -61,7 +63,7 @@ def lag_test_z(
     p = torch.special.gammaincc(dof / 2, w / 2).clamp(_P_FLOOR, 1.0)
     # tan((1/2 - p) pi) = cot(p pi); for tiny p it is 1 / (p pi) (no overflow)
     t = torch.where(p < 1e-12, 1.0 / (p * math.pi), 1.0 / torch.tan(p * math.pi))
-    stat = t.mean(-1)
+    stat = torch.where(ran, t, 0.0).sum(-1) / ran.sum(-1).clamp_min(1)
     p_comb = torch.where(
         stat > 1e12, 1.0 / (stat * math.pi), 0.5 - torch.atan(stat) / math.pi
     ).clamp(_P_FLOOR, 1.0 - 1e-15)

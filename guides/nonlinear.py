@@ -62,6 +62,10 @@ def paired_lag_matrix(x: torch.Tensor, extra: torch.Tensor, lags: int) -> torch.
     return torch.cat([flat, torch.ones_like(flat[..., :1])], dim=-1)
 
 
+#: Residual degrees of freedom a shop needs beyond the product regression's P columns;
+#: with fewer the test is not run for it (NaN: the combination leaves it out).
+MIN_RESIDUAL_DOF = 30
+
 #: float64 entries of one chunk's (shop, effect, P, P) arrays in :func:`product_wald`
 #: (2^25: 256 MB), so wide panels are processed a few shops at a time.
 _CHUNK_DOUBLES = 2**25
@@ -89,6 +93,11 @@ def product_wald(
     products are standardized per shop; ``x`` ``(shop, time, node)`` are the normal
     scores of the series, ``baseline`` ``(shop, time, K)`` or None.
 
+    A shop with fewer than ``P + MIN_RESIDUAL_DOF`` scored rows gets NaN (no test: its
+    noise scale could not be estimated and every statistic would be near 0, which the
+    ACAT combination would read as strong evidence *against* every edge); the combination
+    (:func:`guides.calibration.lag_test_z`) then leaves the test out for that shop.
+
     Cost: ``P = D L + D (D - 1) / 2 + K + 1`` columns and one ``P x P`` eigendecomposition
     per shop (``X^T X`` is shared by every effect, whose noise scales only shift its
     eigenvalues), so it is meant for tens of nodes, not hundreds.
@@ -97,6 +106,10 @@ def product_wald(
 
     B, T, D = x.shape
     width = D * lags + 1 + D * (D - 1) // 2 + (0 if baseline is None else baseline.shape[-1])
+    scored = mask[:, lags:].sum(1)  # rows of each shop's regression
+    enough = scored >= width + MIN_RESIDUAL_DOF
+    if not bool(enough.any()):  # too short for this many columns: no test (NaN)
+        return torch.full((B, D, D), float("nan"), dtype=x.dtype, device=x.device)
     chunk = max(1, _CHUNK_DOUBLES // (D * width * width))  # (shop, effect, P, P) per chunk
     if B > chunk:
         parts = [
@@ -170,4 +183,5 @@ def product_wald(
     lg = torch.linalg.cholesky(cov_g)
     v = torch.linalg.solve_triangular(lg, m_g[..., None], upper=False).squeeze(-1)
     stat = (v * v).sum(-1)  # (B, effect, cause)
+    stat = torch.where(enough[:, None, None], stat, float("nan"))
     return (stat.transpose(1, 2) * off).to(dtype)

@@ -183,3 +183,23 @@ def test_product_wald_gives_the_same_statistics_in_shop_chunks(monkeypatch):
     whole = nonlinear.product_wald(x, mask, 2, 0.5)
     monkeypatch.setattr(nonlinear, "_CHUNK_DOUBLES", 1)  # one shop per chunk
     assert torch.allclose(nonlinear.product_wald(x, mask, 2, 0.5), whole, atol=1e-6)
+
+
+def test_product_test_is_left_out_for_shops_too_short_for_its_columns():
+    """A panel too short for the product regression (D = 12: 103 columns on 60 rows) gets
+    no product statistic (NaN), and the combined z-scores equal those without the test;
+    a NaN statistic is left out of the ACAT combination."""
+    from pyro_causalmmm.guides.calibration import lag_test_z
+    from pyro_causalmmm.guides.features import edge_evidence_stats
+    from pyro_causalmmm.guides.nonlinear import product_wald
+
+    torch.manual_seed(6)
+    x = torch.randn(3, 63, 12)
+    mask = torch.ones(3, 63, dtype=torch.bool)
+    assert torch.isnan(product_wald(x, mask, 3, 0.5)).all()
+    _, _, z_off = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True, even=True)
+    _, _, z_on = edge_evidence_stats(x, mask, 3, 0.5, 1, 0.0, True, even=True, products=True)
+    assert torch.allclose(z_on, z_off)
+    w = torch.tensor([[4.0, 1.0, float("nan")]])
+    dof = torch.tensor([1.0, 2.0, 9.0])
+    assert torch.allclose(lag_test_z(w, dof=dof), lag_test_z(w[:, :2], dof=dof[:2]))
