@@ -29,7 +29,7 @@ from pyro_causalmmm.models.distributions import kl_weight
 
 from . import calibration
 from .encoder import RelationalEncoder
-from .features import edge_evidence_stats, edge_features
+from .features import edge_evidence_stats, edge_evidence_variants, edge_features
 
 
 class AmortizedGraphGuide(nn.Module):
@@ -89,10 +89,11 @@ class AmortizedGraphGuide(nn.Module):
             cfg.evidence_baseline,
         )
         kw = {"even": cfg.evidence_even, "products": cfg.evidence_products}
-        lagged = edge_evidence_stats(x, mask, *args, **kw)
         if not self.same_period:
-            return lagged
-        same = edge_evidence_stats(x, mask, *args, advance=self.same_period, **kw)
+            return edge_evidence_stats(x, mask, *args, **kw)
+        # both designs in one batched pass (guides.features.edge_evidence_variants)
+        designs = ((), tuple(self.same_period))
+        lagged, same = edge_evidence_variants(x, mask, *args, advances=designs, **kw)
         responds = torch.ones(self.n_nodes, dtype=torch.bool, device=x.device)
         responds[list(self.same_period)] = False
         feats = torch.where(responds[:, None], same[0], lagged[0])

@@ -352,35 +352,78 @@ def edge_evidence_stats(
     folded scores of each cause, ``2 lags`` degrees of freedom at most) joins the
     combination (measured gains in that module).
     """
+    args = (lags, prior_scale, refinements, prior_logit, ranks, baseline)
+    return edge_evidence_variants(x, mask, *args, (advance,), even, products)[0]
+
+
+def _stacked(parts: list, D: int) -> tuple:
+    """Moments of :func:`_lag_moments` for several designs, stacked along the shop axis
+    (``G^T G`` is the same for every effect within a design, so it stays an expanded view)."""
+    gtg = torch.cat([p[0][:, 0] for p in parts])[:, None].expand(-1, D, -1, -1)
+    return (gtg, *(torch.cat([p[k] for p in parts]) for k in (1, 2, 3)))
+
+
+def edge_evidence_variants(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    lags: int,
+    prior_scale: float,
+    refinements: int = 1,
+    prior_logit: float = 0.0,
+    ranks: bool = False,
+    baseline: int = 0,
+    advances: tuple[tuple[int, ...], ...] = ((),),
+    even: bool = False,
+    products: bool = False,
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """:func:`edge_evidence_stats` for each design in ``advances`` (one ``advance`` each),
+    computed together: the designs are stacked along the shop axis, and the raw values'
+    last pass shares one call with the rank tests (they use the same gate), so a shop's
+    evidence takes three batched regressions however many designs it needs (the product
+    test does not depend on the design and runs once)."""
     with torch.no_grad():
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
-        D = x.shape[-1]
-        moments = _lag_moments(x, mask, lags, baseline, advance)
-        bf, wald, gate = _refined(moments, lags, prior_scale, refinements, prior_logit)
-        walds, bf0 = [wald], bf
+        B, _, D = x.shape
+        V = len(advances)
+        raw = _stacked([_lag_moments(x, mask, lags, baseline, a) for a in advances], D)
+        gate = torch.ones(V * B, D, D, dtype=raw[1].dtype, device=x.device)
+        for _ in range(refinements):  # gate the other causes by the previous pass
+            bf = _gated_statistics(*raw, gate, lags, prior_scale, wald=False)[0]
+            gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
         cache = []
 
         def ranked():  # the normal scores, computed once for every test that reads them
             if not cache:
                 cache.append(normal_scores(x, mask))
             return cache[0]
+
         if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
-            scores = _lag_moments(ranked(), mask, lags, baseline, advance)
-            walds.append(_gated_statistics(*scores, gate, lags, prior_scale)[1])
+            scores = [_lag_moments(ranked(), mask, lags, baseline, a) for a in advances]
+            both = _stacked([raw, _stacked(scores, D)], D)
+            bf_all, w_all = _gated_statistics(*both, torch.cat([gate, gate]), lags, prior_scale)
+            bf0, walds = bf_all[: V * B], [w_all[: V * B], w_all[V * B :]]
+        else:
+            bf0, wald = _gated_statistics(*raw, gate, lags, prior_scale)
+            walds = [wald]
         dof = [torch.arange(1, lags + 1, dtype=x.dtype)] * len(walds)
         if even:  # lags and folded scores of every node, each cause's 2L columns tested
             ns = ranked()  # robust to bursts: folded raw spends are extreme
-            sq = _lag_moments(ns, mask, lags, baseline, advance, even_scores(ns, mask))
-            walds.append(_gated_statistics(*sq, gate, 2 * lags, prior_scale)[1])
+            folded = even_scores(ns, mask)
+            sq = [_lag_moments(ns, mask, lags, baseline, a, folded) for a in advances]
+            walds.append(_gated_statistics(*_stacked(sq, D), gate, 2 * lags, prior_scale)[1])
             dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
         if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
-            ns = ranked()
             base = baseline_basis(mask, baseline) if baseline else None
-            walds.append(product_wald(ns, mask, lags, prior_scale, base).to(x.dtype)[..., None])
+            prod = product_wald(ranked(), mask, lags, prior_scale, base).to(x.dtype)
+            walds.append(prod.repeat(V, 1, 1)[..., None])
             dof.append(torch.full((1,), float(D - 1), dtype=x.dtype))
         eye = torch.eye(D, dtype=torch.bool, device=x.device)
         stats = torch.cat(walds, dim=-1)
         z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(stats, dof=torch.cat(dof)))
         squashed = torch.sign(bf0) * torch.log1p(bf0.abs())
-    return torch.cat([corr, squashed[..., None], z[..., None] / 5], dim=-1), bf0, z
+        feats = torch.cat([corr.repeat(V, 1, 1, 1), squashed[..., None], z[..., None] / 5], -1)
+    return [
+        (feats[v * B : (v + 1) * B], bf0[v * B : (v + 1) * B], z[v * B : (v + 1) * B])
+        for v in range(V)
+    ]

@@ -203,3 +203,21 @@ def test_product_test_is_left_out_for_shops_too_short_for_its_columns():
     w = torch.tensor([[4.0, 1.0, float("nan")]])
     dof = torch.tensor([1.0, 2.0, 9.0])
     assert torch.allclose(lag_test_z(w, dof=dof), lag_test_z(w[:, :2], dof=dof[:2]))
+
+
+def test_evidence_of_several_designs_in_one_pass_equals_separate_passes():
+    """The stacked pass of ``edge_evidence_variants`` (the lagged and the same-period
+    design together) gives what ``edge_evidence_stats`` gives for each design alone."""
+    from pyro_causalmmm.guides.features import edge_evidence_stats, edge_evidence_variants
+
+    torch.manual_seed(7)
+    x = torch.randn(4, 90, 5)
+    mask = torch.ones(4, 90, dtype=torch.bool)
+    mask[1, 70:] = False
+    args = (3, 0.5, 1, 0.0, True, 1)
+    designs = ((), (0, 1))
+    got = edge_evidence_variants(x, mask, *args, designs, True, True)
+    for advance, variant in zip(designs, got, strict=True):
+        alone = edge_evidence_stats(x, mask, *args, advance, True, True)
+        for a, b in zip(alone, variant, strict=True):
+            torch.testing.assert_close(a, b)
