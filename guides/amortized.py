@@ -5,7 +5,7 @@ With ``calibrate_edges`` (the default) an edge's logit is
 
     logit_ij = c_j(z_ij) + bound * tanh(MLP_ij)
 
-``z_ij`` the lag-test z-score of edge i -> j (``features.edge_evidence_stats``), ``c_j``
+``z_ij`` the lag-test z-score of edge i -> j (``evidence.edge_evidence_stats``), ``c_j``
 the monotone empirical-Bayes log-odds curve of effect node j fitted across the training
 shops (``calibration``; stored as the buffer ``curve``), and the NRI encoder's output a
 bounded correction that starts at 0 (training may move an edge's log-odds by at most
@@ -29,7 +29,8 @@ from pyro_causalmmm.models.distributions import kl_weight
 
 from . import calibration
 from .encoder import RelationalEncoder
-from .features import edge_evidence_stats, edge_evidence_variants, edge_features
+from .evidence import edge_evidence_stats, edge_evidence_variants
+from .features import edge_features
 
 
 class AmortizedGraphGuide(nn.Module):
@@ -73,7 +74,7 @@ class AmortizedGraphGuide(nn.Module):
         }
 
     def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
-        """``(features, log_bf, z)`` of :func:`features.edge_evidence_stats`. With
+        """``(features, log_bf, z)`` of :func:`evidence.edge_evidence_stats`. With
         same-period spend nodes, edges into every other node are tested on the design
         whose spend columns are advanced one step (lags 0..L-1 of each spend, the
         responders' own and other causes' lags 1..L) and edges into a spend node on the
@@ -91,7 +92,7 @@ class AmortizedGraphGuide(nn.Module):
         kw = {"even": cfg.evidence_even, "products": cfg.evidence_products}
         if not self.same_period:
             return edge_evidence_stats(x, mask, *args, **kw)
-        # both designs in one batched pass (guides.features.edge_evidence_variants)
+        # both designs in one batched pass (guides.evidence.edge_evidence_variants)
         designs = ((), tuple(self.same_period))
         lagged, same = edge_evidence_variants(x, mask, *args, advances=designs, **kw)
         responds = torch.ones(self.n_nodes, dtype=torch.bool, device=x.device)

@@ -63,7 +63,7 @@ def test_same_period_evidence_sees_an_effect_within_the_step():
     """y_t = 2 s_t + noise with s white noise: no lag of s predicts y, its current value
     does. The advanced design (lags 0..L-1 of the spend) finds the edge; the lagged one
     cannot; edges into the spend itself are left to the lagged design."""
-    from pyro_causalmmm.guides.features import edge_evidence_stats
+    from pyro_causalmmm.guides.evidence import edge_evidence_stats
 
     torch.manual_seed(0)
     B, T = 8, 80
@@ -82,7 +82,7 @@ def test_same_period_evidence_sees_an_effect_within_the_step():
 def test_even_test_sees_a_v_shaped_coupling_the_linear_tests_miss():
     """y_t = |s_{t-1}| (centred) + noise: no linear or monotone signal, all of it in the
     squares. With ``even`` the edge's z-score is large; without it near the null."""
-    from pyro_causalmmm.guides.features import edge_evidence_stats
+    from pyro_causalmmm.guides.evidence import edge_evidence_stats
 
     torch.manual_seed(1)
     B, T = 8, 150
@@ -128,7 +128,7 @@ def test_product_test_sees_a_coupling_through_a_product_of_two_parents():
     """y_t = s_{t-1} u_{t-1} + noise (a Lorenz-96 coupling): no linear, monotone or even
     signal in either parent alone. With ``products`` both parents' z-scores are large;
     without it they stay near the null, and an unrelated series stays null either way."""
-    from pyro_causalmmm.guides.features import edge_evidence_stats
+    from pyro_causalmmm.guides.evidence import edge_evidence_stats
 
     torch.manual_seed(2)
     B, T = 8, 200
@@ -190,7 +190,7 @@ def test_product_test_is_left_out_for_shops_too_short_for_its_columns():
     no product statistic (NaN), and the combined z-scores equal those without the test;
     a NaN statistic is left out of the ACAT combination."""
     from pyro_causalmmm.guides.calibration import lag_test_z
-    from pyro_causalmmm.guides.features import edge_evidence_stats
+    from pyro_causalmmm.guides.evidence import edge_evidence_stats
     from pyro_causalmmm.guides.nonlinear import product_wald
 
     torch.manual_seed(6)
@@ -208,7 +208,7 @@ def test_product_test_is_left_out_for_shops_too_short_for_its_columns():
 def test_evidence_of_several_designs_in_one_pass_equals_separate_passes():
     """The stacked pass of ``edge_evidence_variants`` (the lagged and the same-period
     design together) gives what ``edge_evidence_stats`` gives for each design alone."""
-    from pyro_causalmmm.guides.features import edge_evidence_stats, edge_evidence_variants
+    from pyro_causalmmm.guides.evidence import edge_evidence_stats, edge_evidence_variants
 
     torch.manual_seed(7)
     x = torch.randn(4, 90, 5)

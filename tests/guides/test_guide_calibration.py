@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from pyro_causalmmm.guides import calibration
+from pyro_causalmmm.guides.evidence import edge_evidence_stats
 from pyro_causalmmm.guides.features import (
     _gated_statistics,
     _lag_moments,
-    edge_evidence_stats,
     normal_scores,
     standardize_series,
 )

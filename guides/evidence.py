@@ -1,0 +1,130 @@
+"""The calibrated guide's evidence for every edge: the lag tests on the raw values and on
+their normal scores, the even and product tests of :mod:`guides.nonlinear`, combined into
+one z-score per edge (:func:`guides.calibration.lag_test_z`), for one design or several
+at once (the lagged and the same-period design of weekly data).
+
+Shapes: ``(shop, time, node)`` series, ``(shop, cause, effect)`` per edge.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pyro_causalmmm.guides.calibration import lag_test_z
+from pyro_causalmmm.guides.features import (
+    _gated_statistics,
+    _lag_moments,
+    baseline_basis,
+    lagged_correlations,
+    normal_scores,
+    standardize_series,
+)
+from pyro_causalmmm.guides.nonlinear import even_scores, product_wald
+
+
+def edge_evidence_stats(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    lags: int,
+    prior_scale: float,
+    refinements: int = 1,
+    prior_logit: float = 0.0,
+    ranks: bool = False,
+    baseline: int = 0,
+    advance: tuple[int, ...] = (),
+    even: bool = False,
+    products: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Everything the calibrated guide reads, without gradients, on per-shop z-scored
+    series: ``(features (shop, cause, effect, lags + 2), log_bf, z)``.
+
+    ``log_bf`` ``(shop, cause, effect)`` is the refined Bayes factor of
+    :func:`edge_log_evidence` with ``lags`` lags; ``z`` is the ACAT-combined z-score of
+    the Wald tests of cause i's first 1..``lags`` lags from the same (refined) pass
+    (:func:`guides.calibration.lag_test_z`); with ``ranks`` the same tests on the
+    :func:`normal_scores` of the series (the other causes gated as in the raw values'
+    last pass) join the combination (so bursty or saturating dependence that the raw
+    values hide still counts), and ``baseline`` slow cosines
+    (:func:`baseline_basis`) enter every regression. The features stack the lagged
+    correlations, a signed ``log1p`` of ``log_bf`` and ``z / 5`` (O(1) MLP inputs).
+    ``advance`` lists nodes whose lags 0..L-1 are tested instead of 1..L (same-period
+    spend; :func:`_advance`); only edges into other nodes are then meaningful. With
+    ``even`` the even test of :mod:`guides.nonlinear` on the normal scores (lags and
+    folded scores of each cause, ``2 lags`` degrees of freedom at most) joins the
+    combination (measured gains in that module).
+    """
+    args = (lags, prior_scale, refinements, prior_logit, ranks, baseline)
+    return edge_evidence_variants(x, mask, *args, (advance,), even, products)[0]
+
+
+def _stacked(parts: list, D: int) -> tuple:
+    """Moments of :func:`_lag_moments` for several designs, stacked along the shop axis
+    (``G^T G`` is the same for every effect within a design, so it stays an expanded view)."""
+    gtg = torch.cat([p[0][:, 0] for p in parts])[:, None].expand(-1, D, -1, -1)
+    return (gtg, *(torch.cat([p[k] for p in parts]) for k in (1, 2, 3)))
+
+
+def edge_evidence_variants(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    lags: int,
+    prior_scale: float,
+    refinements: int = 1,
+    prior_logit: float = 0.0,
+    ranks: bool = False,
+    baseline: int = 0,
+    advances: tuple[tuple[int, ...], ...] = ((),),
+    even: bool = False,
+    products: bool = False,
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """:func:`edge_evidence_stats` for each design in ``advances`` (one ``advance`` each),
+    computed together: the designs are stacked along the shop axis, and the raw values'
+    last pass shares one call with the rank tests (they use the same gate), so a shop's
+    evidence takes three batched regressions however many designs it needs (the product
+    test does not depend on the design and runs once)."""
+    with torch.no_grad():
+        x = standardize_series(x, mask)
+        corr = lagged_correlations(x, mask, lags)
+        B, _, D = x.shape
+        V = len(advances)
+        raw = _stacked([_lag_moments(x, mask, lags, baseline, a) for a in advances], D)
+        gate = torch.ones(V * B, D, D, dtype=raw[1].dtype, device=x.device)
+        for _ in range(refinements):  # gate the other causes by the previous pass
+            bf = _gated_statistics(*raw, gate, lags, prior_scale, wald=False)[0]
+            gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
+        cache = []
+
+        def ranked():  # the normal scores, computed once for every test that reads them
+            if not cache:
+                cache.append(normal_scores(x, mask))
+            return cache[0]
+
+        if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
+            scores = [_lag_moments(ranked(), mask, lags, baseline, a) for a in advances]
+            both = _stacked([raw, _stacked(scores, D)], D)
+            bf_all, w_all = _gated_statistics(*both, torch.cat([gate, gate]), lags, prior_scale)
+            bf0, walds = bf_all[: V * B], [w_all[: V * B], w_all[V * B :]]
+        else:
+            bf0, wald = _gated_statistics(*raw, gate, lags, prior_scale)
+            walds = [wald]
+        dof = [torch.arange(1, lags + 1, dtype=x.dtype)] * len(walds)
+        if even:  # lags and folded scores of every node, each cause's 2L columns tested
+            ns = ranked()  # robust to bursts: folded raw spends are extreme
+            folded = even_scores(ns, mask)
+            sq = [_lag_moments(ns, mask, lags, baseline, a, folded) for a in advances]
+            walds.append(_gated_statistics(*_stacked(sq, D), gate, 2 * lags, prior_scale)[1])
+            dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
+        if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
+            base = baseline_basis(mask, baseline) if baseline else None
+            prod = product_wald(ranked(), mask, lags, prior_scale, base).to(x.dtype)
+            walds.append(prod.repeat(V, 1, 1)[..., None])
+            dof.append(torch.full((1,), float(D - 1), dtype=x.dtype))
+        eye = torch.eye(D, dtype=torch.bool, device=x.device)
+        stats = torch.cat(walds, dim=-1)
+        z = torch.where(eye, torch.zeros_like(bf0), lag_test_z(stats, dof=torch.cat(dof)))
+        squashed = torch.sign(bf0) * torch.log1p(bf0.abs())
+        feats = torch.cat([corr.repeat(V, 1, 1, 1), squashed[..., None], z[..., None] / 5], -1)
+    return [
+        (feats[v * B : (v + 1) * B], bf0[v * B : (v + 1) * B], z[v * B : (v + 1) * B])
+        for v in range(V)
+    ]
