@@ -83,9 +83,10 @@ class ModelConfig:
         (does cause i interact with another node: the Wald test of its pairwise products
         ``x_i^{t-1} x_k^{t-1}``), for couplings through products of parents (Lorenz-96
         AUROC 0.96 -> 1.00 at F = 10, 0.78 -> 0.94 at F = 40; the other families within
-        0.004). Its regression has ``D (D - 1) / 2`` product columns, so its cost grows as
-        ``D^4`` per shop: switch it off for panels of many tens of nodes. Models saved
-        before it existed load with False.
+        0.004). Its regression has ``P ~ D^2 / 2`` columns and one ``P x P``
+        eigendecomposition per shop, so its cost grows about as ``D^6``: switch it off
+        for panels of many tens of nodes. Shops with fewer than ``P + 30`` steps skip it
+        on their own. Models saved before it existed load with False.
     evidence_components: Gaussians in the alternative (edge present) density of the
         two-group model; the null is a Student-t whose tail weight is fitted.
     correction_bound: largest change, in log-odds, the trained NRI encoder may make to a

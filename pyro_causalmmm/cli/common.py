@@ -159,7 +159,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         dest="evidence_products",
         action="store_false",
         default=None,
-        help="edge evidence without the pairwise-product test (its cost grows as nodes^4; "
+        help="edge evidence without the pairwise-product test (its regression has about "
+        "nodes^2 / 2 columns; "
         "switch it off for panels of many tens of nodes)",
     )
     train = parser.add_argument_group("training")
