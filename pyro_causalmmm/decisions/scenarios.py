@@ -30,6 +30,8 @@ DRAWS = 20
 HDI_PROB = 0.9
 MARGINAL_STEP = 0.01
 RESPONSE_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+#: Largest memory for one chunk's factual decoder states (see ``_worlds``): 512 MB.
+PATH_BYTES = 2**29
 
 
 @dataclass(frozen=True)
@@ -361,9 +363,12 @@ def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, conf
     """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
     world prepared from its chunk's first window step; unstable graph draws are redrawn
     with seeds derived from ``config.seed``. ``adj`` ``(draw, shop, cause, effect)``,
-    ``window`` ``(shop, time)`` bool."""
+    ``window`` ``(shop, time)`` bool. A chunk also keeps its factual decoder states
+    (``World.h_path``, ``S x T x D x hidden`` floats per shop) under ``PATH_BYTES``, so
+    long daily panels are worked through in fewer shops at a time."""
     S, B = adj.shape[0], x.shape[0]
-    shop_chunk = max(1, config.rows // S)
+    per_shop = 4 * S * (x.shape[1] + 1) * x.shape[2] * model.decoder.hidden
+    shop_chunk = max(1, min(config.rows // S, PATH_BYTES // per_shop))
     noise = coefficient_noise_source(model, config, S, B)
     for lo in range(0, B, shop_chunk):
         sl = slice(lo, min(lo + shop_chunk, B))
