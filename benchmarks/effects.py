@@ -95,7 +95,9 @@ def draw_digest(sim) -> str:
 
 # ------------------------------------------------------------------------------ methods
 
-def run_causalmmm(sim, seed: int) -> dict:
+def run_causalmmm(sim, seed: int, overrides: dict | None = None) -> dict:
+    """Fit ``CausalMMM(ModelConfig(**overrides))`` (defaults without) on every shop of
+    ``sim`` and take its contributions at their defaults; the row of one draw."""
     import torch
 
     torch.set_num_threads(1)
@@ -106,7 +108,7 @@ def run_causalmmm(sim, seed: int) -> dict:
         sim.frame, target="gmv", channels=list(sim.node_names[:-1]),
         spend=list(sim.spend_names),
     )
-    mmm = CausalMMM(ModelConfig())
+    mmm = CausalMMM(ModelConfig(**(overrides or {})))
     t0, c0 = time.perf_counter(), time.process_time()
     fit = mmm.fit(data, TrainConfig(seed=seed))
     fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -120,6 +122,7 @@ def run_causalmmm(sim, seed: int) -> dict:
         "shops_fitted": [str(s) for s in data.shop_ids],
         "draws": int(est.config.draws), "hdi_prob": float(est.config.hdi_prob),
         "unstable_draws": int(est.draws.attrs.get("unstable", 0)),
+        "response_shapes": {data.node_names[k]: v for k, v in mmm.response_shapes.items()},
         "model_config": mmm.config.to_dict(), "train_config": TrainConfig(seed=seed).to_dict(),
         "pairs": {
             "shop": tab["shop"].astype(str).tolist(), "channel": tab["channel"].tolist(),

@@ -21,7 +21,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -30,7 +29,7 @@ import pandas as pd  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import code_version, write_variant_table  # noqa: E402
-from effects import make_sim, score, truth_table  # noqa: E402
+from effects import make_sim, run_causalmmm, score, truth_table  # noqa: E402
 
 # name -> (ModelConfig overrides, what it is)
 VARIANTS = {
@@ -54,31 +53,12 @@ SCORES = (
 
 
 def run(funnel: str, seed: int, overrides: dict) -> dict:
-    import torch
-
-    torch.set_num_threads(1)
-    from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-    from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions
-
+    """Scores of one draw: ``effects.run_causalmmm`` with the variant's overrides."""
     sim = make_sim(funnel, seed, "full")
-    data = MarketingMixData.from_frame(
-        sim.frame, target="gmv", channels=list(sim.node_names[:-1]),
-        spend=list(sim.spend_names),
-    )
-    t0 = time.perf_counter()
-    mmm = CausalMMM(ModelConfig(**overrides))
-    mmm.fit(data, TrainConfig(seed=seed, quiet=True))
-    tab = contributions(mmm, data, config=DecisionConfig(seed=seed)).table
-    seconds = time.perf_counter() - t0
-    pairs = pd.DataFrame({
-        "shop": tab["shop"].astype(str), "channel": tab["channel"], "est": tab["contribution"],
-        "low": tab["contribution_hdi_low"], "high": tab["contribution_hdi_high"],
-        "direct": tab["direct"], "indirect": tab["indirect"],
-    })
-    truth = truth_table(sim)
-    out = score(pairs, truth, [str(s) for s in data.shop_ids])
-    shapes = {data.node_names[k]: v for k, v in mmm.response_shapes.items()}
-    return {**out, "seconds": seconds, "shapes": shapes}
+    row = run_causalmmm(sim, seed, overrides)
+    out = score(pd.DataFrame(row["pairs"]), truth_table(sim), row["shops_fitted"])
+    seconds = row["fit_wall_s"] + row["contributions_s"]
+    return {**out, "seconds": seconds, "shapes": row["response_shapes"]}
 
 
 def main(argv=None) -> int:

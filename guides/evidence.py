@@ -17,6 +17,7 @@ from pyro_causalmmm.guides.features import (
     baseline_basis,
     lagged_correlations,
     normal_scores,
+    refined_gate,
     standardize_series,
 )
 from pyro_causalmmm.guides.nonlinear import even_scores, product_wald
@@ -88,10 +89,7 @@ def edge_evidence_variants(
         B, _, D = x.shape
         V = len(advances)
         raw = _stacked([_lag_moments(x, mask, lags, baseline, a) for a in advances], D)
-        gate = torch.ones(V * B, D, D, dtype=raw[1].dtype, device=x.device)
-        for _ in range(refinements):  # gate the other causes by the previous pass
-            bf = _gated_statistics(*raw, gate, lags, prior_scale, wald=False)[0]
-            gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
+        gate = refined_gate(raw, lags, prior_scale, refinements, prior_logit)
         cache = []
 
         def ranked():  # the normal scores, computed once for every test that reads them

@@ -256,16 +256,24 @@ def _refined(
     """``(log_bf, wald, gate)`` after ``refinements`` passes of gating the other causes by
     ``sigmoid(prior_logit + log BF)`` of the previous pass (see :func:`edge_log_evidence`);
     Wald statistics only of the last pass (None without ``wald``)."""
+    gate = refined_gate(moments, lags, prior_scale, refinements, prior_logit)
+    bf, w = _gated_statistics(*moments, gate, lags, prior_scale, wald=wald)
+    return bf, w, gate
+
+
+def refined_gate(
+    moments, lags: int, prior_scale: float, refinements: int, prior_logit: float
+) -> torch.Tensor:
+    """The gate ``(shop, cause, effect)`` of the last of ``refinements + 1`` passes: all
+    ones, then ``sigmoid(prior_logit + log BF)`` of each pass in turn (the other causes
+    gated by how likely they are parents; see :func:`edge_log_evidence`)."""
     gtr = moments[1]
     B, D = gtr.shape[:2]
     gate = torch.ones(B, D, D, dtype=gtr.dtype, device=gtr.device)
-    last = refinements == 0
-    bf, w = _gated_statistics(*moments, gate, lags, prior_scale, wald=wald and last)
-    for k in range(refinements):
+    for _ in range(refinements):
+        bf = _gated_statistics(*moments, gate, lags, prior_scale, wald=False)[0]
         gate = torch.sigmoid(prior_logit + bf.clamp(-30, 30))
-        last = k == refinements - 1
-        bf, w = _gated_statistics(*moments, gate, lags, prior_scale, wald=wald and last)
-    return bf, w, gate
+    return gate
 
 
 def standardize_series(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

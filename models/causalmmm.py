@@ -35,6 +35,7 @@ from .linear import (
     collapsed_gaussian,
     em_noise_variance,
     evidence_from_moments,
+    gated_moments,
     regression_moments,
 )
 
@@ -292,10 +293,7 @@ class CausalMMMModel(nn.Module):
                 moments.append((resid.pow(2).sum(1), w.sum(1, keepdim=True).expand_as(resid[:, 0])))
                 continue
             X = self.design(xb, cb)
-            xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
-            gates = self.gates(ab)  # (B, D, P)
-            gtg = gates[..., :, None] * gates[..., None, :] * xtx[:, None]
-            gtr = gates * torch.einsum("btp,btd->bdp", X, resid)
+            gtg, gtr = gated_moments(X, resid, w, self.gates(ab))
             n = w.sum(1, keepdim=True).expand(-1, x.shape[-1])
             moments.append((gtg, gtr, resid.pow(2).sum(1), n))
         if cfg.linear_lags == 0:

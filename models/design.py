@@ -170,8 +170,11 @@ def gated(design: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
 
 
 def hill(a: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
-    """``(1 + kappa) a / (a + kappa)`` (``a`` itself where ``kappa`` is inf): a Hill curve
-    of shape 1 through 0 and (1, 1), monotone and concave for ``a >= 0``."""
+    """``(1 + kappa) a / (a + kappa)`` (``a`` itself where ``kappa`` is inf): the Hill curve
+    of :mod:`models.hill` with shape 1 and inflexion ``kappa``, scaled through 0 and
+    (1, 1); monotone and concave for ``a >= 0``. Written out rather than through
+    ``models.hill.hill``, whose log-domain form clamps ``a`` at 1e-30: here no spend
+    must give exactly 0 (a channel switched off contributes nothing)."""
     lin = torch.isinf(kappa)
     k = torch.where(lin, torch.ones_like(kappa), kappa)
     return torch.where(lin, a, (1 + k) * a / (a + k))

@@ -180,3 +180,19 @@ def em_noise_variance(
         var = (rss + trace).sum(0) / n.sum(0).clamp_min(1)
         sigma = var.clamp_min(1e-8).sqrt()
     return sigma
+
+
+def gated_moments(
+    X: torch.Tensor, resid: torch.Tensor, w: torch.Tensor, gates: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``G^T G`` ``(..., shop, effect, P, P)`` and ``G^T r`` ``(..., shop, effect, P)`` of
+    the per-effect gated design ``G = X * gates[..., j, None, :]``, without forming it.
+
+    ``X`` ``(shop, time, P)`` the ungated design, ``resid`` ``(..., shop, time, effect)``
+    already weighted by the row weights ``w`` ``(shop, time)``, ``gates`` ``(..., shop,
+    effect, P)``: ``G^T G = gates gates^T * (X^T W X)`` (one ``P x P`` product per shop,
+    shared by every effect and draw) and ``G^T r = gates * X^T r``."""
+    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (shop, P, P)
+    gtr = gates * torch.einsum("btp,...btr->...brp", X, resid)
+    gtg = gates[..., :, None] * gates[..., None, :] * xtx[:, None]
+    return gtg, gtr

@@ -27,7 +27,7 @@ import pyro.distributions as dist
 import torch
 
 from .distributions import to_adjacency
-from .linear import posterior_precision
+from .linear import gated_moments, posterior_precision
 
 
 def _end_gather(x: torch.Tensor, lengths: torch.Tensor, k: int) -> torch.Tensor:
@@ -126,13 +126,9 @@ def sample_paths(
     w = rows.to(x.dtype)
     if L > 0:
         X = model.design(x, context)  # (B, T, P)
-        Xw = X * w[..., None]
-        xtx = Xw.transpose(1, 2) @ X  # (B, P, P)
         gates = model.gates(adj)  # (S, B, D, P)
         resid = (x[None] - mu) * w[None, ..., None]  # (S, B, T, D)
-        xtr = torch.einsum("btp,sbtd->sbdp", X, resid)
-        gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
-        gtr = gates * xtr
+        gtg, gtr = gated_moments(X, resid, w, gates)
         A = posterior_precision(gtg, sigma.expand(S, B, D), cfg.linear_prior_scale)
         mean = torch.cholesky_solve(gtr[..., None], torch.linalg.cholesky(A)).squeeze(-1)
         mean = mean / (sigma**2)[:, None]

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from .linear import em_noise_variance, evidence_from_moments
+from .linear import em_noise_variance, evidence_from_moments, gated_moments
 
 #: Candidate adstock decays per step (0: the effect lands in the next step only).
 DECAYS = (0.0, 0.3, 0.5, 0.7, 0.85)
@@ -39,12 +39,8 @@ def _moments(model, x, mask, context, adj):
     rows = mask.clone()
     rows[:, : model.config.max_lag] = False
     w = rows.to(x.dtype)
-    X = model.design(x, context)  # (B, T, P)
-    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
-    gates = model.gates(adj)  # (B, D, P)
     r = x * w[..., None]
-    gtr = gates * torch.einsum("btp,btd->bdp", X, r)
-    gtg = gates[..., :, None] * gates[..., None, :] * xtx[:, None]
+    gtg, gtr = gated_moments(model.design(x, context), r, w, model.gates(adj))
     n = w.sum(1, keepdim=True).expand(-1, x.shape[-1])
     return gtg, gtr, (r * r).sum(1), n
 

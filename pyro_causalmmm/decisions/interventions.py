@@ -239,7 +239,7 @@ def counterfactual(
     dec = world.model.decoder
     adj_in = world.adj[..., nodes]  # (S, B, D, R)
     parents = adj_in.bool()
-    pairs = Pairs.from_adjacency(adj_in)
+    pairs = Pairs.from_adjacency(adj_in) if every_row or world.h_path is None else None
     h = world.h_start.expand(K, S, B, len(nodes), dec.hidden)
     start_t = torch.full((B,), start, dtype=torch.long)
     win = _windows(x, start_t, dec.window).expand(K, S, B, D, dec.window)

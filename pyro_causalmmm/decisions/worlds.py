@@ -17,7 +17,7 @@ import torch
 from pyro_causalmmm.decisions.stepping import step_subset
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models.decoder import saturate
-from pyro_causalmmm.models.linear import posterior_precision
+from pyro_causalmmm.models.linear import gated_moments, posterior_precision
 
 
 def graph_draws(p_edge: np.ndarray, draws: int, seed: int) -> torch.Tensor:
@@ -260,15 +260,13 @@ def _teacher_forced(
     rows[:, : cfg.max_lag] = False
     w = rows.to(x.dtype)
     X = model.design(x, context)  # (B, T, P)
-    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (B, P, P)
     gates = model.gates(adj)[..., nodes, :]  # (S, B, R, P)
     resid = (x[None, ..., nodes] - mean) * w[None, ..., None]  # (S, B, T, R)
-    xtr = torch.einsum("btp,sbtr->sbrp", X, resid)
-    gtg = gates[..., :, None] * gates[..., None, :] * xtx[None, :, None]
+    gtg, gtr = gated_moments(X, resid, w, gates)
     sigma = model.sigma[nodes]
     A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
     chol = torch.linalg.cholesky(A)
-    beta = torch.cholesky_solve((gates * xtr)[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
+    beta = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
     if coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         upper = chol.transpose(-1, -2)
