@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from pyro_causalmmm.models.config import ModelConfig
+from pyro_causalmmm.models.design import DesignLayout
 from pyro_causalmmm.models.distributions import kl_weight
 
 from . import calibration
@@ -40,13 +41,20 @@ class AmortizedGraphGuide(nn.Module):
     pass (new shops need no retraining).
     """
 
-    def __init__(self, config: ModelConfig, n_nodes: int, same_period: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        config: ModelConfig,
+        n_nodes: int,
+        same_period: tuple[int, ...] = (),
+        rank: tuple[int, ...] = (),
+    ):
         super().__init__()
         self.config = config
         self.n_nodes = n_nodes
-        # spend nodes whose current value enters the responders' means (models.design):
-        # the evidence for edges into responders then tests lags 0..L-1 of a spend cause
+        # nodes whose current value enters later-ranked nodes' means (models.design): the
+        # evidence for an edge into node j then tests lags 0..L-1 of a cause ranked before j
         self.same_period = tuple(sorted(int(i) for i in same_period))
+        self.layout = DesignLayout(n_nodes, 1, self.same_period, rank=tuple(rank))
         self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
         if config.calibrate_edges:
             self.stat_lags = config.evidence_lags
@@ -92,14 +100,20 @@ class AmortizedGraphGuide(nn.Module):
         kw = {"even": cfg.evidence_even, "products": cfg.evidence_products}
         if not self.same_period:
             return edge_evidence_stats(x, mask, *args, **kw)
-        # both designs in one batched pass (guides.evidence.edge_evidence_variants)
-        designs = ((), tuple(self.same_period))
-        lagged, same = edge_evidence_variants(x, mask, *args, advances=designs, **kw)
-        responds = torch.ones(self.n_nodes, dtype=torch.bool, device=x.device)
-        responds[list(self.same_period)] = False
-        feats = torch.where(responds[:, None], same[0], lagged[0])
-        pairs = zip(same[1:], lagged[1:], strict=True)
-        return (feats, *(torch.where(responds, a, b) for a, b in pairs))
+        # every design in one batched pass (guides.evidence.edge_evidence_variants); the
+        # effect j reads the design whose advanced nodes are those ranked before it
+        ranks = self.layout.ranks
+        wanted = [tuple(s for s in self.same_period if ranks[s] < ranks[j]) for j in ranks]
+        designs = tuple(dict.fromkeys(wanted))
+        which = torch.tensor([designs.index(w) for w in wanted], device=x.device)
+        out = edge_evidence_variants(x, mask, *args, advances=designs, **kw)
+        cols = torch.arange(self.n_nodes, device=x.device)
+
+        def pick(k):  # (V, B, cause, effect, ...) -> (B, cause, effect, ...), per effect
+            picked = torch.stack([o[k] for o in out])[which, :, :, cols]  # (effect, B, cause, ...)
+            return picked.permute(1, 2, 0, *range(3, picked.dim()))
+
+        return pick(0), pick(1), pick(2)
 
     def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors

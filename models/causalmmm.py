@@ -48,7 +48,9 @@ class CausalMMMModel(nn.Module):
     columns, then the ``n_exog`` baseline columns of the linear term (additive controls and
     the calendar columns of :mod:`models.baseline`). ``same_period`` lists the nodes (the
     spend channels) whose current value enters the responding nodes' linear term
-    (:mod:`models.design`). The baseline and the same-period columns live in the linear
+    (:mod:`models.design`); ``rank`` ``(node,)`` their within-period order (empty: spends
+    0, the rest 1; ``same_period="funnel"`` ranks the responders too). The baseline and
+    the same-period columns live in the linear
     term, so they need ``linear_lags >= 1``. ``response`` lists the spend channels with
     a saturating response column (:mod:`models.design`; ``config.response == "hill"``):
     then the last ``n_nodes`` context columns are each node's coefficient of variation
@@ -64,6 +66,7 @@ class CausalMMMModel(nn.Module):
         n_exog: int = 0,
         same_period: tuple[int, ...] = (),
         response: tuple[int, ...] = (),
+        rank: tuple[int, ...] = (),
     ):
         super().__init__()
         self.config = config
@@ -72,7 +75,8 @@ class CausalMMMModel(nn.Module):
         self.n_exog = n_exog if config.linear_lags else 0
         same = tuple(sorted(int(i) for i in same_period)) if config.linear_lags else ()
         resp = tuple(sorted(int(i) for i in response)) if config.linear_lags else ()
-        self.layout = DesignLayout(n_nodes, config.linear_lags, same, self.n_exog, resp)
+        rank = tuple(int(r) for r in rank) if same else ()
+        self.layout = DesignLayout(n_nodes, config.linear_lags, same, self.n_exog, resp, rank)
         self.decoder = MessagePassingDecoder(
             n_nodes, config.hidden, config.message_window, markov=config.markov
         )

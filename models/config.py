@@ -101,12 +101,20 @@ class ModelConfig:
         (``models.baseline``: weekly for data with a step under a week, yearly for panels
         spanning 120 days or more); 0 switches seasonality off.
     trend: a linear trend column in every node's baseline.
-    same_period: same-period columns from the spend channels into every responding node
-        (``models.design``): "on", "off", or "auto" (the default), which the fit resolves
-        from the data's step: on for weekly or coarser data, where most of a spend's
-        effect lands in the week it is spent, off for daily data, whose effects the lags
-        already see (and where a same-day column would also absorb same-day shocks that
-        move a budget and the target together). The fitted model stores "on" or "off".
+    same_period: same-period edges (``models.design``): "on" (from the spend channels
+        into every other node), "funnel" (also among the other nodes in the order the
+        data lists them, channels first and the target last: each one's current value
+        may enter every later one, so a within-week chain such as page views -> search
+        clicks -> GMV is seen; the order is an assumption, as the recursive ordering of
+        a structural VAR, since the data cannot orient a same-period edge: list the
+        intermediate metrics in funnel order, or choose "on"), "off" (lagged edges
+        only), or "auto" (the default), which the fit resolves from the data's step:
+        "funnel" for weekly or coarser data, where most of a spend's effect, and of
+        what it moves, lands in the week it is spent; "off" for daily data, whose
+        effects the lags already see (and where same-day columns would also absorb
+        same-day shocks that move a budget and the target together; "funnel" was no
+        better there: benchmarks/notes.md). The fitted model stores "on", "off" or
+        "funnel".
     response: how a spend channel's values enter the linear term: "linear" (its lags as
         they are) or "hill" (each lag through a saturating Hill curve of shape 1 whose
         half-saturation point, in units of the channel's mean spend, is shared by all
@@ -165,10 +173,10 @@ class ModelConfig:
         _check(self.evidence_baseline >= 0, "evidence_baseline", self.evidence_baseline, ">= 0")
         _check(self.seasonality >= 0, "seasonality", self.seasonality, ">= 0")
         _check(
-            self.same_period in ("auto", "on", "off"),
+            self.same_period in ("auto", "on", "off", "funnel"),
             "same_period",
             self.same_period,
-            '"auto", "on" or "off"',
+            '"auto", "on", "off" or "funnel"',
         )
         _check(
             self.response in ("linear", "hill"), "response", self.response, '"linear" or "hill"'

@@ -3,21 +3,26 @@
 For effect node j at step t the linear term of :mod:`models.linear` regresses on
 
     [ x_i^{t-1-l}  (i = 1..D, l = 0..L-1)      gate z_ij (own lags: 1)
-      x_s^t        (s in the same-period set)  gate z_sj if j is not in the set, else 0
+      x_s^t        (s in the same-period set)  gate z_sj if rank_s < rank_j, else 0
       b_k^t        (k = 1..K baseline columns)  gate 1
       1 ]                                       gate 1
 
-``P = D L + |same| + K + 1`` columns, in that order. The same-period set is the spend
-channels (the advertiser's decisions) when same-period effects are on: in weekly data most
-of a spend's effect lands within the week it is spent, which lagged-only columns cannot
-see. Spends get no same-period parents (the set's own columns are gated 0 into its
-members), so the contemporaneous graph is acyclic: decisions first, then everything that
-responds to them. The baseline columns (trend, Fourier seasonality, additive controls;
-:mod:`models.baseline`) are causes of every node and effects of none: they are never gated
-and never change under an intervention on a node.
+``P = D L + |same| + K + 1`` columns, in that order. Every node has a within-period rank
+(:attr:`DesignLayout.ranks`) and a same-period column of node s enters node j only if
+``rank_s < rank_j``. With ``same_period="on"`` the set is the spend channels (the
+advertiser's decisions, rank 0) and every other node has rank 1: in weekly data most of a
+spend's effect lands within the week it is spent, which lagged-only columns cannot see.
+With ``same_period="funnel"`` the other nodes are ranked 1, 2, ... in the data's order
+(the target last; :func:`funnel_rank`) and all but the last rank join the set, so a
+within-week chain spend -> page views -> clicks -> GMV is in the design. Spends get no
+same-period parents and columns only point forward in rank, so the contemporaneous graph
+is acyclic; a rollout settles one rank per pass (:attr:`DesignLayout.depth`).
+The baseline columns (trend, Fourier seasonality, additive controls; :mod:`models.baseline`)
+are causes of every node and effects of none: they are never gated and never change
+under an intervention on a node.
 
 Claim 1 still holds: every column carrying node i's values into node j's mean (its lags
-and, for a spend, its current value) is multiplied by ``z_ij``.
+and, for a node ranked before j, its current value) is multiplied by ``z_ij``.
 
 **Saturating response** (``ModelConfig(response="hill")``): a spend channel c in the
 ``response`` set reaches the nodes that are not in the set through one column instead of
@@ -57,6 +62,7 @@ class DesignLayout:
     same: tuple[int, ...] = ()
     n_exog: int = 0
     response: tuple[int, ...] = ()
+    rank: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for what, nodes in (("same-period", self.same), ("response", self.response)):
@@ -64,6 +70,32 @@ class DesignLayout:
                 raise ValueError(f"{what} nodes must be sorted and distinct: {nodes}")
             if any(not 0 <= s < self.n_nodes for s in nodes):
                 raise ValueError(f"{what} nodes {nodes} outside 0..{self.n_nodes - 1}")
+        if self.rank and (len(self.rank) != self.n_nodes or min(self.rank) < 0):
+            raise ValueError(f"rank needs {self.n_nodes} non-negative entries: {self.rank}")
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        """Within-period order of every node: a same-period column of node s enters node j
+        only if ``ranks[s] < ranks[j]``. Without an explicit ``rank``: 0 for the
+        same-period nodes (the spends: no same-period parents), 1 for the others."""
+        if self.rank:
+            return self.rank
+        same = set(self.same)
+        return tuple(0 if i in same else 1 for i in range(self.n_nodes))
+
+    @property
+    def depth(self) -> int:
+        """Within-period passes a rollout needs: the number of distinct ranks of the
+        same-period nodes (1 for spends only; a chain of ``k`` such ranks settles one rank
+        per pass)."""
+        r = self.ranks
+        return len({r[s] for s in self.same})
+
+    def same_allowed(self, device=None) -> torch.Tensor:
+        """``(n_same, node)`` bool: may the same-period column of ``same[k]`` enter node j
+        (``ranks[same[k]] < ranks[j]``)."""
+        r = torch.as_tensor(self.ranks, device=device)
+        return r[self.same_index(device)][:, None] < r[None, :]
 
     @property
     def n_lag(self) -> int:
@@ -101,6 +133,35 @@ class DesignLayout:
 
     def resp_index(self, device=None) -> torch.Tensor:
         return torch.as_tensor(self.response, dtype=torch.long, device=device)
+
+
+def funnel_rank(node_names: list[str], spend) -> list[int]:
+    """Within-period ranks ``(node,)`` of ``same_period="funnel"``: 0 for the spend
+    channels (names in ``spend``), then 1, 2, ... for the other nodes in the order
+    given (the target, listed last, ranks last)."""
+    out, k = [], 0
+    for name in node_names:
+        if name in spend:
+            out.append(0)
+        else:
+            k += 1
+            out.append(k)
+    return out
+
+
+def same_period_columns(node_names: list[str], spend, mode: str) -> tuple[list[int], list[int]]:
+    """``(same-period nodes, ranks)`` of a resolved ``ModelConfig.same_period`` ``mode``:
+    "off" none; "on" the spend channels (default ranks, returned empty); "funnel" every
+    node ranked below the last rank of :func:`funnel_rank` (spends and every responding
+    node but the last, the target), with those ranks. Without a spend channel: none."""
+    spends = [i for i, n in enumerate(node_names) if n in spend]
+    if mode not in ("on", "funnel") or not spends:
+        return [], []
+    if mode == "on":
+        return spends, []
+    rank = funnel_rank(node_names, spend)
+    top = max(rank)
+    return [i for i, r in enumerate(rank) if r < top], rank
 
 
 def design_matrix(
@@ -152,10 +213,9 @@ def design_gates(adj: torch.Tensor, layout: DesignLayout) -> torch.Tensor:
     parts = [lag_gate.repeat_interleave(layout.lags, dim=-1)] if layout.lags else []
     if layout.n_same:
         idx = layout.same_index(adj.device)
-        receives = torch.ones(D, dtype=adj.dtype, device=adj.device)
-        receives[idx] = 0.0  # decisions have no same-period parents
-        same = adj.transpose(-1, -2)[..., idx] * receives[:, None]
-        parts.append(same)
+        # a column enters only later ranks (decisions have no same-period parents)
+        allowed = layout.same_allowed(adj.device).T.to(adj.dtype)  # (effect, n_same)
+        parts.append(adj.transpose(-1, -2)[..., idx] * allowed)
     if layout.n_resp:
         parts.append(adj.transpose(-1, -2)[..., ridx] * outside[:, None])
     ones = torch.ones_like(gate[..., :1])

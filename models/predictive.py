@@ -177,12 +177,14 @@ def sample_paths(
             lin_k = 0.0
         value = m + lin_k + torch.randn_like(m) * sigma
         planned = None if future_values is None else future_values[:, k]  # (B, D)
-        if layout.n_same:  # the decisions of this step first, then what responds to them
+        base = value
+        for _ in range(layout.depth if layout.n_same else 0):
+            # the decisions of this step first, then what responds to them, rank by rank
             spend = torch.maximum(torch.minimum(value, high), low)[..., same]
             if planned is not None:
                 p_same = planned[:, same].to(value.dtype)
                 spend = torch.where(torch.isnan(p_same), spend, p_same)
-            value = value + torch.einsum("sbc,sbdc->sbd", spend, coef[..., layout.same_slice])
+            value = base + torch.einsum("sbc,sbdc->sbd", spend, coef[..., layout.same_slice])
         value = torch.maximum(torch.minimum(value, high), low)
         if planned is not None:
             value = torch.where(torch.isnan(planned), value, planned.to(value.dtype))

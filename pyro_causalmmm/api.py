@@ -27,6 +27,7 @@ from pyro_causalmmm.inference.training import FitResult, TrainConfig, fit
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
 from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
+from pyro_causalmmm.models.design import same_period_columns
 from pyro_causalmmm.models.response import fit_response_shapes
 
 WEIGHTS_FILE = "weights.pt"
@@ -53,6 +54,7 @@ class CausalMMM:
         self.edge_calibration: dict | None = None
         self.calendar: CalendarBasis | None = None
         self.same_period_nodes: list[int] = []
+        self.same_period_rank: list[int] = []
         self.response_nodes: list[int] = []
         self.response_shapes: dict = {}
 
@@ -65,10 +67,11 @@ class CausalMMM:
         n_cal = 0 if self.calendar is None else self.calendar.width
         same = tuple(self.same_period_nodes)
         resp = tuple(self.response_nodes)
+        rank = tuple(self.same_period_rank)
         self.model = CausalMMMModel(
-            self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same, resp
+            self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same, resp, rank
         )
-        self.guide = AmortizedGraphGuide(self.config, n_nodes, same)
+        self.guide = AmortizedGraphGuide(self.config, n_nodes, same, rank)
 
     def prepare(self, data: MarketingMixData) -> tuple[torch.Tensor, ...]:
         """Everything ``fit`` does before SVI: names and scaling taken from ``data``, the
@@ -94,8 +97,9 @@ class CausalMMM:
         return tensors
 
     def _resolve_inputs(self, data: MarketingMixData) -> None:
-        """Controls checked, ``same_period`` resolved from the data's step ("auto": on
-        for a step of 7 days or more), the calendar columns fitted to the training panel."""
+        """Controls checked, ``same_period`` resolved from the data's step ("auto":
+        "funnel" for a step of 7 days or more, else "off"), the calendar columns fitted to
+        the training panel."""
         cfg = self.config
         if not cfg.controls and data.control_names:  # the data's controls (its roles)
             cfg = dataclasses.replace(cfg, controls=tuple(data.control_names))
@@ -106,13 +110,15 @@ class CausalMMM:
                 f"{list(data.context_names)}; pass them with --controls (which reads them)"
             )
         days = step_days(data.freq)
-        if cfg.same_period == "auto":
+        if cfg.same_period == "auto":  # benchmarks/notes.md: "funnel" won on weekly data
             on = days is not None and days >= 7 - 1e-9
-            cfg = dataclasses.replace(cfg, same_period="on" if on else "off")
+            cfg = dataclasses.replace(cfg, same_period="funnel" if on else "off")
         self.config = cfg
         spend = set(data.spend_names)
-        on = cfg.same_period == "on" and cfg.linear_lags > 0
-        self.same_period_nodes = [i for i, n in enumerate(data.node_names) if on and n in spend]
+        mode = cfg.same_period if cfg.linear_lags > 0 else "off"
+        self.same_period_nodes, self.same_period_rank = same_period_columns(
+            list(data.node_names), spend, mode
+        )
         hill = cfg.response == "hill" and cfg.linear_lags > 0
         self.response_nodes = [i for i, n in enumerate(data.node_names) if hill and n in spend]
         self.calendar = None
@@ -344,6 +350,7 @@ class CausalMMM:
             "context_scale": self.context_scale.tolist(),
             "calendar": None if self.calendar is None else self.calendar.to_dict(),
             "same_period_nodes": list(self.same_period_nodes),
+            "same_period_rank": list(self.same_period_rank),
             "response_nodes": list(self.response_nodes),
         }
         atomic_write(directory / META_FILE, lambda p: p.write_text(json.dumps(meta, indent=2)))
@@ -365,6 +372,7 @@ class CausalMMM:
             cal = meta.get("calendar")  # models saved before 0.3 have no baseline
             self.calendar = None if cal is None else CalendarBasis.from_dict(cal)
             self.same_period_nodes = [int(i) for i in meta.get("same_period_nodes", [])]
+            self.same_period_rank = [int(i) for i in meta.get("same_period_rank", [])]
             self.response_nodes = [int(i) for i in meta.get("response_nodes", [])]
         except FileNotFoundError as exc:
             raise ModelFileError(

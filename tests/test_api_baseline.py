@@ -29,14 +29,31 @@ def weekly_fit():
     return mmm, data
 
 
-def test_weekly_data_gets_same_period_spend_and_yearly_seasons(weekly_fit):
+def test_weekly_data_gets_a_within_week_funnel_and_yearly_seasons(weekly_fit):
+    """Weekly data resolve "auto" to "funnel": spends rank 0, the other nodes 1, 2, ...
+    in the data's order (target last); every node but the target has a same-period
+    column."""
     mmm, data = weekly_fit
     spends = [data.node_names.index(c) for c in data.spend_names]
-    assert mmm.config.same_period == "on"
-    assert mmm.same_period_nodes == sorted(spends) and spends
-    assert mmm.model.layout.same == tuple(sorted(spends))
+    others = [i for i in range(data.n_nodes) if i not in spends]
+    assert mmm.config.same_period == "funnel"
+    assert spends and others[-1] == data.n_nodes - 1
+    assert mmm.same_period_nodes == sorted(spends + others[:-1])
+    assert [mmm.same_period_rank[i] for i in spends] == [0] * len(spends)
+    assert [mmm.same_period_rank[i] for i in others] == list(range(1, len(others) + 1))
+    assert mmm.model.layout.same == tuple(mmm.same_period_nodes)
+    assert mmm.model.layout.ranks == tuple(mmm.same_period_rank)
     assert mmm.calendar is not None and mmm.calendar.periods == ((365.25, 2),)
-    assert mmm.guide.same_period == tuple(sorted(spends))
+    assert mmm.guide.same_period == tuple(mmm.same_period_nodes)
+
+
+def test_same_period_on_keeps_spends_only():
+    data = _data(True)
+    mmm = CausalMMM(ModelConfig(hidden=8, same_period="on"))
+    mmm.prepare(data)
+    spends = [data.node_names.index(c) for c in data.spend_names]
+    assert mmm.same_period_nodes == sorted(spends) and mmm.same_period_rank == []
+    assert mmm.model.layout.depth == 1
 
 
 def test_daily_data_keeps_lagged_edges_and_gets_weekly_seasons():
@@ -52,6 +69,7 @@ def test_save_load_keeps_the_baseline(weekly_fit, tmp_path):
     mmm.save(tmp_path / "m")
     back = CausalMMM.load(tmp_path / "m")
     assert back.calendar == mmm.calendar and back.same_period_nodes == mmm.same_period_nodes
+    assert back.same_period_rank == mmm.same_period_rank and back.model.layout.depth > 1
     np.testing.assert_allclose(back.predict_one_step(data), mmm.predict_one_step(data))
 
 

@@ -163,6 +163,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "nodes^2 / 2 columns; "
         "switch it off for panels of many tens of nodes)",
     )
+    group.add_argument(
+        "--same-period",
+        dest="same_period",
+        choices=("auto", "on", "off", "funnel"),
+        default=None,
+        help="same-period edges: 'on' from spends into every other node, 'funnel' also "
+        "among the other nodes in the order given (channels, then the target), 'off' "
+        "lagged only; 'auto' (default): 'funnel' for weekly or coarser data, 'off' for daily",
+    )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
     train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
@@ -185,6 +194,7 @@ def configs_from_args(args: argparse.Namespace):
     model_kw["encoder_lag_features"] = args.encoder_lag_features
     model_kw["calibrate_edges"] = getattr(args, "calibrate_edges", None)
     model_kw["evidence_products"] = getattr(args, "evidence_products", None)
+    model_kw["same_period"] = getattr(args, "same_period", None)
     train_kw = {
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }

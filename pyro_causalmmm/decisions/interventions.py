@@ -245,10 +245,10 @@ def counterfactual(
     win = _windows(x, start_t, dec.window).expand(K, S, B, D, dec.window)
     L = max(world.lags, 1)
     lagbuf = _windows(x, start_t, L).flip(-1)  # (B, D, L), newest first
-    same = world.model.layout.same_index()
-    receives = torch.ones(D, dtype=torch.bool)
-    receives[same] = False  # a spend has no same-period parents
-    same_parents = parents[..., same, :] & receives[nodes]  # (S, B, n_same, R)
+    layout = world.model.layout
+    same = layout.same_index()
+    # same-period parents: a column enters only later-ranked nodes (spends have none)
+    same_parents = parents[..., same, :] & layout.same_allowed()[:, nodes]  # (S, B, n_same, R)
     changed = torch.zeros(K, S, B, D, dtype=torch.bool)
     ad = world.adstock_at(start_t)  # (B, n) response spends' adstock, or None
     steps = []
@@ -271,15 +271,18 @@ def counterfactual(
                 cand = cand | same_parents.any(-2)
                 cand = cand if relevant is None else cand & relevant
             f_new = mean_rows(world, h.expand(*cand.shape, h.shape[-1]), lagbuf, t, cand, ad)
-        if len(same):  # spends first (no same-period parents), then their responders
-            observed = x[:, t, same]  # (B, n_same)
-            f_new = f_new + world.same_period(observed)
-            spend = settle(f_new, affected, t)[..., same]  # (K, S, B, n_same)
-            moved_now = spend != observed
-            affected = affected | (same_parents & moved_now[..., :, None]).any(-2)
-            if relevant is not None:
-                affected = affected & relevant
-            f_new = f_new + world.same_period(spend - observed)
+        if len(same):  # rank by rank: spends first (no same-period parents), then the
+            # nodes that respond to them within the step (one pass per rank)
+            cur = x[:, t, same]  # (B, n_same)
+            f_new = f_new + world.same_period(cur)
+            for _ in range(layout.depth):
+                now = settle(f_new, affected, t)[..., same]  # (K, S, B, n_same)
+                moved = (now != x[:, t, same])[..., :, None]
+                affected = affected | (same_parents & moved).any(-2)
+                if relevant is not None:
+                    affected = affected & relevant
+                f_new = f_new + world.same_period(now - cur)
+                cur = now
         value = settle(f_new, affected, t)
         changed = changed | (value != x[:, t])
         steps.append(value)
@@ -313,7 +316,8 @@ def rollout_future(
     ``a_future, g_future`` ``(B, M)`` are the S-curve parameters of the future context,
     ``exog_future`` ``(B, M, K)`` the baseline columns of the future steps (None: each
     shop's last observed baseline part held). This step's spends come first; the
-    responders' same-period part is added from them.
+    responders' same-period part is added from them, rank by rank
+    (:attr:`models.design.DesignLayout.depth` passes).
     Differentiable in ``pin_values`` (the optimizer's gradients flow through here).
     """
     x = world.x
@@ -349,9 +353,9 @@ def rollout_future(
         f_new = world.mean(h, lagbuf, a_future[:, k], g_future[:, k], exog, ad)  # (K,S,B,R)
         value = _place(zeros, nodes, world.limit(f_new))
         value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
-        if len(same):
-            f_new = f_new + world.same_period(value[..., same])
-            value = _place(zeros, nodes, world.limit(f_new))
+        for _ in range(layout.depth if len(same) else 0):  # one pass per within-step rank
+            f_k = f_new + world.same_period(value[..., same])
+            value = _place(zeros, nodes, world.limit(f_k))
             value = torch.where(pin_mask[:, None, :, k], pin_values[..., k, :], value)
         steps.append(value)
         if ad is not None:

@@ -284,7 +284,9 @@ def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
     """Spectral radius ``(S, B, Q)`` of the linear lag dynamics among the nodes of each row
     of ``keep`` ``(Q, D)`` bool (each a subset of ``world.nodes``; the other nodes are held
     fixed): the largest ``|lambda|`` of the companion matrix of
-    ``delta_t = sum_{l=1..L} A_l delta_{t-l}``, ``A_l[j, i] = coef[j, i * L + l - 1]``.
+    ``delta_t = sum_{l=1..L} A_l delta_{t-l}``, ``A_l[j, i] = coef[j, i * L + l - 1]``
+    (with same-period columns ``delta_t = C delta_t + ...``, so ``A_l`` is replaced by the
+    reduced form ``(I - C)^{-1} A_l``).
     Zero without a linear term."""
     S, B = world.adj.shape[:2]
     Q = keep.shape[0]
@@ -293,6 +295,11 @@ def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
         return torch.zeros(S, B, Q)
     D = world.n_nodes
     A = world.coef[..., : D * L].reshape(S, B, len(world.nodes), D, L)  # [j in nodes, i, l]
+    layout = world.model.layout
+    now = None  # same-period coefficients [j in nodes, i] (x_t = now x_t + ...), if any
+    if layout.n_same:
+        now = A.new_zeros(S, B, len(world.nodes), D)
+        now[..., layout.same_index()] = world.coef[..., layout.same_slice]
     out = torch.zeros(S, B, Q)
     for q in range(Q):
         idx = keep[q].nonzero()[:, 0]
@@ -301,6 +308,9 @@ def subsystem_radius(world: World, keep: torch.Tensor) -> torch.Tensor:
             continue
         rows = torch.searchsorted(world.nodes, idx)
         Aq = A[:, :, rows][:, :, :, idx]  # (S, B, n, n, L)
+        if now is not None:  # x_t = C x_t + sum_l A_l x_{t-l}: the reduced form (I - C)^-1 A_l
+            C = now[:, :, rows][:, :, :, idx]  # strictly triangular in rank: I - C invertible
+            Aq = torch.linalg.solve(torch.eye(n) - C, Aq.reshape(S, B, n, n * L)).view(Aq.shape)
         comp = A.new_zeros(S, B, n * L, n * L)
         comp[..., :n, :] = Aq.permute(0, 1, 2, 4, 3).reshape(S, B, n, n * L)
         if L > 1:

@@ -100,3 +100,42 @@ def test_same_period_value_reaches_only_responders_at_the_same_step():
     same = model.layout.same_slice
     assert torch.equal(gates[1, same], torch.zeros(2)), "a spend got a same-period parent"
     assert torch.equal(gates[2, same], torch.ones(2))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    cause=st.integers(0, D - 1),
+    effect=st.integers(0, D - 1),
+    seed=st.integers(0, 10_000),
+)
+def test_claim1_with_a_within_period_funnel(cause, effect, seed):
+    """``same_period="funnel"``: node 0 a spend, nodes 1, 2, 3 responders in that order,
+    each one's current value entering the later ones. Claim 1 still holds for every pair,
+    the current values included."""
+    if cause == effect:
+        return
+    torch.manual_seed(seed)
+    model = CausalMMMModel(
+        ModelConfig(hidden=8), D, C, same_period=(0, 1, 2), rank=(0, 1, 2, 3)
+    )
+    _assert_claim1(model, torch.randn(2, T, C), cause, effect)
+
+
+def test_funnel_current_value_reaches_later_nodes_only():
+    """Only the last step of responder 1 changes: responders ranked after it (2, 3) move at
+    that step through their same-period columns; the spend (rank 0) cannot."""
+    torch.manual_seed(0)
+    model = CausalMMMModel(
+        ModelConfig(hidden=8, linear_lags=2), D, C, same_period=(0, 1, 2), rank=(0, 1, 2, 3)
+    )
+    x = torch.randn(1, T, D)
+    ctx = torch.randn(1, T, C)
+    adj = torch.ones(1, D, D) * (1 - torch.eye(D))
+    x2 = x.clone()
+    x2[:, T - 1, 1] += 5.0
+    a, b = _predictions(model, x, adj, ctx), _predictions(model, x2, adj, ctx)
+    assert not torch.allclose(a[:, T - 1, 2], b[:, T - 1, 2])
+    assert not torch.allclose(a[:, T - 1, 3], b[:, T - 1, 3])
+    gates = model.gates(adj)[0][:, model.layout.same_slice]  # (effect, n_same)
+    assert gates[0].tolist() == [0.0, 0.0, 0.0] and gates[1].tolist() == [1.0, 0.0, 0.0]
+    assert gates[2].tolist() == [1.0, 1.0, 0.0] and gates[3].tolist() == [1.0, 1.0, 1.0]

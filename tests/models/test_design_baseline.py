@@ -78,3 +78,40 @@ def test_trend_is_held_outside_the_training_span():
     basis = CalendarBasis(origin=0.0, span=100.0, trend=True)
     cols = basis.columns(np.array([-50.0, 0.0, 50.0, 100.0, 130.0, 400.0]))
     np.testing.assert_allclose(cols[:, 0], [-1.0, -1.0, 0.0, 1.0, 1.0, 1.0])
+
+
+def test_funnel_rank_orders_responders_after_spends():
+    from pyro_causalmmm.models.design import funnel_rank
+
+    names = ["tv", "views", "search", "clicks", "gmv"]
+    assert funnel_rank(names, {"tv", "search"}) == [0, 1, 0, 2, 3]
+
+
+def test_funnel_gates_let_a_responder_reach_only_later_responders():
+    """Nodes 0 spend (rank 0), 1 and 2 responders (ranks 1, 2), 3 the target (rank 3):
+    node 1's current value may enter 2 and 3, node 2's only 3, nothing enters node 0 or
+    goes backwards in the order; a missing edge still closes its column."""
+    D, L = 4, 2
+    layout = DesignLayout(D, L, same=(0, 1, 2), rank=(0, 1, 2, 3))
+    assert layout.depth == 3
+    allowed = layout.same_allowed()
+    assert allowed.tolist() == [
+        [False, True, True, True],
+        [False, False, True, True],
+        [False, False, False, True],
+    ]
+    adj = torch.ones(1, D, D) * (1 - torch.eye(D))
+    g = design_gates(adj, layout)[0][:, layout.same_slice]  # (effect, n_same)
+    assert torch.equal(g, allowed.T.float())
+    adj[0, 1, 3] = 0.0
+    g = design_gates(adj, layout)[0][:, layout.same_slice]
+    assert g[3].tolist() == [1.0, 0.0, 1.0]
+    # without a rank: the spends-only rule (one pass)
+    assert DesignLayout(D, L, same=(0,)).depth == 1
+    assert DesignLayout(D, L, same=(0,)).ranks == (0, 1, 1, 1)
+
+
+@pytest.mark.parametrize("rank", [(0, 1), (0, -1, 2)])
+def test_layout_rejects_bad_ranks(rank):
+    with pytest.raises(ValueError):
+        DesignLayout(3, 2, same=(0,), rank=rank)
