@@ -185,31 +185,39 @@ def _gated_statistics(
     A = posterior_precision(gg, sigma, prior_scale)  # (B, j, P, P)
     M = torch.cholesky_inverse(torch.linalg.cholesky(A))
     b = gtr * gc  # (B, j, P) G^T r of the gated model
-    blocks = torch.arange(D * L, device=gtg.device).view(D, L)  # cause i's columns
+    DL = D * L  # cause i's columns are i * L .. i * L + L - 1: blocks are views, not gathers
+
+    def by_cause(t, dim):  # split a column axis's first D L entries into (cause, lag)
+        return t.narrow(dim, 0, DL).unflatten(dim, (D, L))
+
+    def own_block(t, dim):  # (..., i, [rest], ..., c, L, ...) -> entries of c = i only
+        # ``dim`` is the cause axis c of ``by_cause``; axis 2 is the per-cause axis i
+        return t.diagonal(dim1=2, dim2=dim).movedim(-1, 2)
+
     # per cause i (axis 2): its block's rows/columns
-    M_ii = M[:, :, blocks[:, :, None], blocks[:, None, :]]  # (B, j, i, L, L)
-    M_ib = M[:, :, blocks, :]  # (B, j, i, L, P): rows of block i
+    M_ib = by_cause(M, 2)  # (B, j, i, L, P): rows of block i
+    M_ii = own_block(by_cause(M_ib, 4), 4)  # (B, j, i, L, L)
     in_block = col_cause[None, :] == torch.arange(D, device=gtg.device)[:, None]  # (i, P)
     rest = (~in_block).to(gtg.dtype)
     # C: rest columns (gated) x block i (scale 1), embedded in P rows (block rows zero)
-    gtg_blk = gtg[:, :, :, blocks].permute(0, 1, 3, 2, 4)  # (B, j, i, P, L)
+    gtg_blk = by_cause(gtg, 3).permute(0, 1, 3, 2, 4)  # (B, j, i, P, L)
     K = gtg_blk * (gc[:, :, None, :] * rest[None, None])[..., None] / var[..., None, None, None]
     # W = M K for every cause at once (no copy of M per cause)
     W = (M @ K.permute(0, 1, 3, 2, 4).reshape(B, D, P, D * L)).view(B, D, P, D, L)
     W = W.permute(0, 1, 3, 2, 4)  # (B, j, i, P, L)
-    W_i = torch.gather(W, 3, blocks[None, None, :, :, None].expand(B, D, D, L, L))
+    W_i = own_block(by_cause(W, 3), 3)  # (B, j, i, L, L): rows of block i
     Mii_inv = torch.linalg.inv(M_ii)
     ctac = K.transpose(-1, -2) @ W - W_i.transpose(-1, -2) @ Mii_inv @ W_i  # (B, j, i, L, L)
-    gtg_ii = gtg[:, :, blocks[:, :, None], blocks[:, None, :]]  # (B, j, i, L, L)
+    gtg_ii = own_block(by_cause(by_cause(gtg, 2), 4), 4)  # (B, j, i, L, L)
     E = gtg_ii / var[..., None, None, None] + torch.eye(L, dtype=gtg.dtype) / prior_scale**2
     S = E - ctac
-    b_block = b[:, :, blocks]  # (B, j, i, L) gated model's block entries
+    b_block = by_cause(b, 2)  # (B, j, i, L) gated model's block entries
     m_full = (M @ b[..., None]).squeeze(-1)  # (B, j, P)
     mb_r = m_full[:, :, None, :] - (M_ib.transpose(-1, -2) @ b_block[..., None]).squeeze(-1)
-    mb_r_i = torch.gather(mb_r, 3, blocks[None, None].expand(B, D, D, L))  # (B, j, i, L)
+    mb_r_i = own_block(by_cause(mb_r, 3), 3)  # (B, j, i, L)
     ctab = (K.transpose(-1, -2) @ mb_r[..., None]).squeeze(-1)
     ctab = ctab - (W_i.transpose(-1, -2) @ Mii_inv @ mb_r_i[..., None]).squeeze(-1)
-    u = gtr[:, :, blocks] - ctab  # block i at full scale: G_i^T r unscaled
+    u = by_cause(gtr, 2) - ctab  # block i at full scale: G_i^T r unscaled
     chol = torch.linalg.cholesky(S)
     logdet = 2 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
     # y = chol^{-1} u: forward substitution is prefix-stable, and the Cholesky factor of a
