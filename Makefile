@@ -53,8 +53,8 @@ bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full
 	$(PY) benchmarks/effects.py --full
-	$(PY) benchmarks/evidence_variants.py --variants default,no_products,no_even,no_even_no_products,lagged_only
-	$(PY) benchmarks/effects_variants.py
+	$(PY) benchmarks/evidence_variants.py --variants default,no_products,no_even,no_even_no_products,lagged_only,spends_only
+	$(PY) benchmarks/effects_variants.py --variants linear,hill,funnel,spends_only,lagged_only
 	$(PY) benchmarks/decisions.py
 	$(PY) benchmarks/recovery.py --full
 	$(PY) benchmarks/forecast_bench.py --full

@@ -6,8 +6,9 @@
 The same draws, truth and scores as ``benchmarks/effects.py`` (full sizes: daily 60 shops
 x 182 days, weekly 12 shops x 156 weeks; every shop scored), CausalMMM fitted with
 ``TrainConfig(seed=seed)`` and ``ModelConfig(**overrides)`` of each variant, then
-``contributions`` at its defaults. It exists to choose the default response model on both
-funnels at once (``ModelConfig.response``). Writes ``benchmarks/effects_variants.md`` and
+``contributions`` at its defaults. It exists to choose the defaults of the response model
+(``ModelConfig.response``) and of the same-period edges (``ModelConfig.same_period``) on
+both funnels at once. Writes ``benchmarks/effects_variants.md`` and
 ``effects_variants.json``.
 """
 
@@ -38,7 +39,16 @@ VARIANTS = {
         {"response": "hill"},
         "one adstock + Hill column per spend into the other nodes (shapes pooled)",
     ),
+    "funnel": (
+        {"same_period": "funnel"},
+        "same-period edges from spends and along the responders' order (weekly default)",
+    ),
+    "spends_only": ({"same_period": "on"}, "same-period edges from spends only"),
+    "lagged_only": ({"same_period": "off"}, "no same-period edges (daily default)"),
 }
+# what ``same_period="auto"`` resolves to on each funnel: a variant that only sets it is the
+# default model there, so its row is the "linear" row (not fitted twice)
+AUTO_SAME = {"daily": "off", "weekly": "funnel"}
 SCORES = (
     ("spearman", "Spearman est vs true", "{:.3f}"),
     ("median_ratio", "median est / true", "{:.2f}"),
@@ -72,8 +82,14 @@ def main(argv=None) -> int:
     rows = []
     for funnel in funnels:
         for seed in args.seeds:
+            done = {}
             for v in variants:
-                r = run(funnel, seed, VARIANTS[v][0])
+                over = VARIANTS[v][0]
+                if over == {"same_period": AUTO_SAME[funnel]} and "linear" in done:
+                    r = done["linear"]  # the same configuration as the default
+                else:
+                    r = run(funnel, seed, over)
+                done[v] = r
                 rows.append({"funnel": funnel, "seed": seed, "variant": v, **r})
                 print(funnel, seed, v, {k: r[k] for k, _, _ in SCORES if k in r}, flush=True)
     lines = [

@@ -36,7 +36,11 @@ from robustness import draw, families  # noqa: E402
 # name -> (ModelConfig overrides, what it tests)
 VARIANTS = {
     "default": ({}, "the library's defaults"),
-    "lagged_only": ({"same_period": "off"}, "no same-period spend columns (weekly data)"),
+    "lagged_only": ({"same_period": "off"}, "no same-period columns (weekly data)"),
+    "spends_only": (
+        {"same_period": "on"},
+        "same-period columns from spends only, none along the funnel (weekly data)",
+    ),
     "no_ranks": ({"evidence_ranks": False}, "raw-value tests only"),
     "no_even": ({"evidence_even": False}, "without the even test (lags and folded scores)"),
     "no_products": ({"evidence_products": False}, "without the product test (pairwise products)"),

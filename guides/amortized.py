@@ -83,11 +83,11 @@ class AmortizedGraphGuide(nn.Module):
 
     def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
         """``(features, log_bf, z)`` of :func:`evidence.edge_evidence_stats`. With
-        same-period spend nodes, edges into every other node are tested on the design
-        whose spend columns are advanced one step (lags 0..L-1 of each spend, the
-        responders' own and other causes' lags 1..L) and edges into a spend node on the
-        lagged design (a decision has no same-period parents), so the evidence tests the
-        model's own columns."""
+        same-period nodes, edges into node j are tested on the design whose columns of
+        the nodes ranked before j are advanced one step (lags 0..L-1 of those causes, lags
+        1..L of the others and of j itself); edges into a spend node on the lagged design
+        (a decision has no same-period parents), so the evidence tests the model's own
+        columns."""
         cfg = self.config
         args = (
             self.stat_lags,
@@ -103,7 +103,9 @@ class AmortizedGraphGuide(nn.Module):
         # every design in one batched pass (guides.evidence.edge_evidence_variants); the
         # effect j reads the design whose advanced nodes are those ranked before it
         ranks = self.layout.ranks
-        wanted = [tuple(s for s in self.same_period if ranks[s] < ranks[j]) for j in ranks]
+        wanted = [
+            tuple(s for s in self.same_period if ranks[s] < ranks[j]) for j in range(len(ranks))
+        ]
         designs = tuple(dict.fromkeys(wanted))
         which = torch.tensor([designs.index(w) for w in wanted], device=x.device)
         out = edge_evidence_variants(x, mask, *args, advances=designs, **kw)

@@ -115,15 +115,18 @@ print(robyn.summary())
 # ### Fit
 #
 # Defaults only. Because the data are weekly, the model's lags are weeks, the baseline has a
-# trend and yearly Fourier terms (the file spans four years), and a spend can act within
-# its own week (same-period edges from spends into responding series; spends have no
-# same-period parents, so the within-week graph stays acyclic). `mmm.config` shows what the
-# fit resolved.
+# trend and yearly Fourier terms (the file spans four years), and effects can land within
+# their own week (`same_period="funnel"`): a spend may act on every responding series in
+# the same week, and a responding series on every later one in the file's column order
+# (revenue last). Spends have no same-period parents and a same-period edge only points
+# forward in that order, so the within-week graph stays acyclic; the order is an
+# assumption (`same_period="on"` keeps same-period edges from spends only). `mmm.config`
+# shows what the fit resolved.
 
 # %%
 mmm = CausalMMM(ModelConfig())
 fit = mmm.fit(robyn, TrainConfig(epochs=EPOCHS, seed=SEED, quiet=True))
-print(f"fitted in {fit.seconds:.0f} s; same-period spend: {mmm.config.same_period}; "
+print(f"fitted in {fit.seconds:.0f} s; same-period edges: {mmm.config.same_period}; "
       f"controls: {list(mmm.config.controls)}; calendar columns: "
       f"{mmm.calendar.names() if mmm.calendar else []}")
 
@@ -315,10 +318,11 @@ print(f"HTML report written to {path}")
 #   weeks; edges between 0.2 and 0.8 are left uncertain on purpose, and the intervals of
 #   contributions are wide. Many geos (part 2) pool the evidence for the calibration of
 #   edge probabilities, but each geo's graph is still its own.
-# * **Weekly aggregation hides order within a week.** A spend can act within its week
-#   (same-period edge), but two responding series that move in the same week (impressions
-#   and clicks) are linked only through their lags; a within-week chain can read as a
-#   direct spend -> revenue edge, so the direct / indirect split is the weakest number here.
+# * **Weekly aggregation hides order within a week.** A spend can act within its week, and
+#   so can a responding series on a later one, but only in the order the file lists them:
+#   the data cannot tell whether impressions drive clicks or clicks impressions within a
+#   week. A chain can also read as a direct spend -> revenue edge, so the direct /
+#   indirect split is the weakest number here.
 # * **Spend that follows demand.** Budgets planned around seasons are confounded with
 #   revenue; the trend and yearly Fourier baseline absorbs what is shared with the calendar,
 #   not a confounder the file does not contain (a promotion planned with the media).

@@ -179,3 +179,28 @@ def test_funnel_guide_tests_each_edge_on_its_effects_design():
     # edges into the spend (lagged design) and into node 1 (spend advanced) read the
     # same designs under both rank rules; only the target's design differs
     torch.testing.assert_close(z_f[..., :2], z_s[..., :2])
+
+
+def test_guide_tests_edges_into_responders_on_the_advanced_design():
+    """Nodes 0 and 1 spends, 2 a responder, 3 the target (the spends-only rule and the
+    funnel rule): y_2 = 2 s_0 now (no lag), y_3 = 2 y_2 now. The guide's evidence for
+    0 -> 2 is strong under both rules, 2 -> 3 only under the funnel rule, and the ranks
+    are read per node (not per rank value)."""
+    from pyro_causalmmm.guides import AmortizedGraphGuide
+    from pyro_causalmmm.models import ModelConfig
+
+    torch.manual_seed(1)
+    B, T = 8, 120
+    s0, s1 = torch.randn(B, T), torch.randn(B, T)
+    y2 = 2 * s0 + 0.5 * torch.randn(B, T)
+    y3 = 2 * y2 + 0.5 * torch.randn(B, T)
+    x = torch.stack([s0, s1, y2, y3], dim=-1)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    cfg = ModelConfig(hidden=8)
+    on = AmortizedGraphGuide(cfg, 4, same_period=(0, 1))
+    funnel = AmortizedGraphGuide(cfg, 4, same_period=(0, 1, 2), rank=(0, 0, 1, 2))
+    z_on, z_f = on.edge_evidence(x, mask), funnel.edge_evidence(x, mask)
+    assert z_on[:, 0, 2].min() > 5 and z_f[:, 0, 2].min() > 5
+    assert z_f[:, 2, 3].min() > 5, z_f[:, 2, 3]
+    assert z_on[:, 2, 3].max() < 3.5, z_on[:, 2, 3]
+    assert z_on[:, 1, 2].abs().max() < 3.5 and z_f[:, 1, 2].abs().max() < 3.5
