@@ -108,14 +108,7 @@ class AmortizedGraphGuide(nn.Module):
         ]
         designs = tuple(dict.fromkeys(wanted))
         which = torch.tensor([designs.index(w) for w in wanted], device=x.device)
-        out = edge_evidence_variants(x, mask, *args, advances=designs, **kw)
-        cols = torch.arange(self.n_nodes, device=x.device)
-
-        def pick(k):  # (V, B, cause, effect, ...) -> (B, cause, effect, ...), per effect
-            picked = torch.stack([o[k] for o in out])[which, :, :, cols]  # (effect, B, cause, ...)
-            return picked.permute(1, 2, 0, *range(3, picked.dim()))
-
-        return pick(0), pick(1), pick(2)
+        return edge_evidence_variants(x, mask, *args, advances=designs, which=which, **kw)[0]
 
     def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors

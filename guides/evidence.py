@@ -60,9 +60,22 @@ def edge_evidence_stats(
 
 def _stacked(parts: list, D: int) -> tuple:
     """Moments of :func:`_lag_moments` for several designs, stacked along the shop axis
-    (``G^T G`` is the same for every effect within a design, so it stays an expanded view)."""
-    gtg = torch.cat([p[0][:, 0] for p in parts])[:, None].expand(-1, D, -1, -1)
+    (``G^T G`` of a design shared by its effects stays an expanded view)."""
+    if all(p[0].stride(1) == 0 for p in parts):
+        gtg = torch.cat([p[0][:, 0] for p in parts])[:, None].expand(-1, D, -1, -1)
+    else:
+        gtg = torch.cat([p[0] for p in parts])
     return (gtg, *(torch.cat([p[k] for p in parts]) for k in (1, 2, 3)))
+
+
+def _per_effect(parts: list, which: torch.Tensor) -> tuple:
+    """One set of moments ``(B, effect, ...)`` from those of several designs: effect j
+    takes design ``which[j]``'s (every design has the same columns, only some of them
+    advanced, so the regressions of different effects can share one batched pass)."""
+    cols = torch.arange(len(which), device=which.device)
+    gtg = torch.stack([p[0][:, 0] for p in parts])[which].movedim(0, 1)  # (B, effect, P, P)
+    rest = (torch.stack([p[k] for p in parts])[which, :, cols].movedim(0, 1) for k in (1, 2, 3))
+    return (gtg, *rest)
 
 
 def edge_evidence_variants(
@@ -77,18 +90,27 @@ def edge_evidence_variants(
     advances: tuple[tuple[int, ...], ...] = ((),),
     even: bool = False,
     products: bool = False,
+    which: torch.Tensor | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """:func:`edge_evidence_stats` for each design in ``advances`` (one ``advance`` each),
     computed together: the designs are stacked along the shop axis, and the raw values'
     last pass shares one call with the rank tests (they use the same gate), so a shop's
     evidence takes three batched regressions however many designs it needs (the product
-    test does not depend on the design and runs once)."""
+    test does not depend on the design and runs once). With ``which`` ``(effect,)`` (a
+    design index per effect node) one result: the edges into effect j from design
+    ``which[j]``, the effects' regressions batched together instead of every design
+    being fitted for every effect (the same numbers as picking them from the list)."""
     with torch.no_grad():
         x = standardize_series(x, mask)
         corr = lagged_correlations(x, mask, lags)
         B, _, D = x.shape
-        V = len(advances)
-        raw = _stacked([_lag_moments(x, mask, lags, baseline, a) for a in advances], D)
+
+        def designs(series, extra=None):  # moments of every design, stacked or per effect
+            parts = [_lag_moments(series, mask, lags, baseline, a, extra) for a in advances]
+            return _stacked(parts, D) if which is None else _per_effect(parts, which)
+
+        V = len(advances) if which is None else 1
+        raw = designs(x)
         gate = refined_gate(raw, lags, prior_scale, refinements, prior_logit)
         cache = []
 
@@ -98,8 +120,7 @@ def edge_evidence_variants(
             return cache[0]
 
         if ranks:  # the same tests on normal scores, conditioned by the raw values' gate
-            scores = [_lag_moments(ranked(), mask, lags, baseline, a) for a in advances]
-            both = _stacked([raw, _stacked(scores, D)], D)
+            both = _stacked([raw, designs(ranked())], D)
             bf_all, w_all = _gated_statistics(*both, torch.cat([gate, gate]), lags, prior_scale)
             bf0, walds = bf_all[: V * B], [w_all[: V * B], w_all[V * B :]]
         else:
@@ -109,8 +130,7 @@ def edge_evidence_variants(
         if even:  # lags and folded scores of every node, each cause's 2L columns tested
             ns = ranked()  # robust to bursts: folded raw spends are extreme
             folded = even_scores(ns, mask)
-            sq = [_lag_moments(ns, mask, lags, baseline, a, folded) for a in advances]
-            walds.append(_gated_statistics(*_stacked(sq, D), gate, 2 * lags, prior_scale)[1])
+            walds.append(_gated_statistics(*designs(ns, folded), gate, 2 * lags, prior_scale)[1])
             dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
         if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
             base = baseline_basis(mask, baseline) if baseline else None
