@@ -154,3 +154,25 @@ def test_guide_flags_reach_the_model_config():
     assert model.evidence_products
     model, _ = configs_from_args(parser.parse_args(["--no-product-test"]))
     assert model.evidence_products is False and model.evidence_even
+
+
+def test_same_period_flag_reaches_the_model_config():
+    import argparse
+
+    from pyro_causalmmm.cli.common import add_model_arguments, configs_from_args
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    assert configs_from_args(parser.parse_args([]))[0].same_period == "auto"
+    for mode in ("on", "off", "funnel"):
+        model, _ = configs_from_args(parser.parse_args(["--same-period", mode]))
+        assert model.same_period == mode
+
+
+def test_fit_unknown_same_period_is_one_line_exit_2(tmp_path, capsys):
+    data, _ = _simulate(tmp_path)
+    code = main(["fit", str(data), "--out", str(tmp_path / "o"), "--same-period", "x", *TINY])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "same-period" in err[0]
+    assert not (tmp_path / "o").exists()
