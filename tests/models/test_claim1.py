@@ -62,22 +62,32 @@ def _assert_claim1(model, ctx, cause: int, effect: int) -> None:
     assert not torch.allclose(before, after), "z_ij = 1 but node i had no influence on j"
 
 
+# same-period layouts: nodes 0 and 1 spends with two baseline columns; and the funnel
+# (node 0 a spend, nodes 1, 2, 3 responders in that order, each one's current value
+# entering the later ones)
+SAME_PERIOD = {
+    "spends_and_baseline": {"n_exog": 2, "same_period": (0, 1)},
+    "funnel": {"same_period": (0, 1, 2), "rank": (0, 1, 2, 3)},
+}
+
+
+@pytest.mark.parametrize("layout", list(SAME_PERIOD))
 @settings(max_examples=10, deadline=None)
 @given(
     cause=st.integers(0, D - 1),
     effect=st.integers(0, D - 1),
     seed=st.integers(0, 10_000),
 )
-def test_claim1_with_same_period_spend_and_baseline(cause, effect, seed):
-    """Nodes 0 and 1 are spends with same-period columns; two baseline columns. Changing
-    node i's whole series (its current values included) leaves j's prediction unchanged
-    when z_ij = 0, and a spend's current value never reaches another spend."""
+def test_claim1_with_same_period_columns(layout, cause, effect, seed):
+    """Changing node i's whole series (its current values included) leaves j's prediction
+    unchanged when z_ij = 0, for every pair; a current value never reaches a node ranked
+    at or before it (a spend never reaches another spend)."""
     if cause == effect:
         return
     torch.manual_seed(seed)
-    n_exog = 2
-    model = CausalMMMModel(ModelConfig(hidden=8), D, C, n_exog=n_exog, same_period=(0, 1))
-    _assert_claim1(model, torch.randn(2, T, C + n_exog), cause, effect)
+    kw = SAME_PERIOD[layout]
+    model = CausalMMMModel(ModelConfig(hidden=8), D, C, **kw)
+    _assert_claim1(model, torch.randn(2, T, C + kw.get("n_exog", 0)), cause, effect)
 
 
 def test_same_period_value_reaches_only_responders_at_the_same_step():
@@ -100,25 +110,6 @@ def test_same_period_value_reaches_only_responders_at_the_same_step():
     same = model.layout.same_slice
     assert torch.equal(gates[1, same], torch.zeros(2)), "a spend got a same-period parent"
     assert torch.equal(gates[2, same], torch.ones(2))
-
-
-@settings(max_examples=12, deadline=None)
-@given(
-    cause=st.integers(0, D - 1),
-    effect=st.integers(0, D - 1),
-    seed=st.integers(0, 10_000),
-)
-def test_claim1_with_a_within_period_funnel(cause, effect, seed):
-    """``same_period="funnel"``: node 0 a spend, nodes 1, 2, 3 responders in that order,
-    each one's current value entering the later ones. Claim 1 still holds for every pair,
-    the current values included."""
-    if cause == effect:
-        return
-    torch.manual_seed(seed)
-    model = CausalMMMModel(
-        ModelConfig(hidden=8), D, C, same_period=(0, 1, 2), rank=(0, 1, 2, 3)
-    )
-    _assert_claim1(model, torch.randn(2, T, C), cause, effect)
 
 
 def test_funnel_current_value_reaches_later_nodes_only():
