@@ -295,15 +295,16 @@ print(f"HTML report written to {path}")
 #
 # Measured in the full-size run above:
 #
-# * **Robyn file.** Three edges are called present with p ~ 1: `search_S -> search_clicks_P`
-#   and `facebook_S -> facebook_I` (spend buys clicks and impressions within the week) and
-#   `tv_S -> revenue`; no edge from revenue into a spend channel reaches 0.01. One edge is
-#   implausible, `search_S -> newsletter` (p 0.68): with one brand nothing pools the
-#   evidence, and a newsletter that follows search campaigns is indistinguishable from
-#   being driven by them. TV's contribution has a wide HDI (9.7M to 22.8M on 3.1M spend);
-#   the other channels' HDIs are [0, 0] with a non-zero mean: their edges into revenue
-#   are present in only a few graph draws (p 0.01-0.05), so the posterior is a spike at 0
-#   with a thin tail, and "no edge" dominates.
+# * **Robyn file.** Three edges are called present: `search_S -> search_clicks_P` and
+#   `facebook_S -> facebook_I` (p = 1: spend buys clicks and impressions within the week)
+#   and `tv_S -> revenue` (p 0.96); no edge from revenue into a spend channel reaches
+#   0.01. The next edge, `search_S -> newsletter`, has p 0.05 (it was 0.68 with
+#   same-period edges from spends only: with one brand nothing pools the evidence, and a
+#   newsletter that follows search campaigns is hard to tell from one driven by them).
+#   TV's contribution has a wide HDI (18.4M to 33.7M on 3.1M spend); the other channels'
+#   HDIs are [0, 0], some with a non-zero mean: their edges into revenue are present in
+#   only a few graph draws (p 0.003-0.05), so the posterior is a spike at 0 with a thin
+#   tail, and "no edge" dominates.
 # * **Meridian file.** Spend -> impression edges are found in every geo (p = 1), but no
 #   edge into `conversions` is: the evidence for them is weak (median z-score about 1;
 #   spend and conversions are even negatively correlated in several geos once trend and

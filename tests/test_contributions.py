@@ -299,3 +299,36 @@ def test_long_panels_are_worked_through_in_smaller_chunks_with_the_same_answers(
     monkeypatch.setattr(scenarios, "PATH_BYTES", 1)
     pieces = co.contributions(mmm, data, config=cfg).table
     np.testing.assert_allclose(pieces["contribution"], whole["contribution"], rtol=1e-5, atol=1e-6)
+
+
+def test_weekly_funnel_contributions_recover_the_truth_only_with_the_within_week_chain():
+    """Seeded recovery on a small weekly funnel (8 shops x 130 weeks, budgets following
+    seasonal demand), against the simulator's do()-truth: with same-period edges along the
+    funnel (the weekly default) the median estimate / truth of the channels with an
+    effect is near 1; with same-period edges from spends only (the effect's chain through
+    page views and clicks cut to lags) most of it is lost (measured 0.76 against 0.04)."""
+    from pyro_causalmmm.simulate import simulate_funnel_weekly, true_funnel_contributions
+
+    sim = simulate_funnel_weekly(n_shops=8, length=130, seed=0)
+    data = MarketingMixData.from_frame(
+        sim.frame, target="gmv", channels=list(sim.node_names[:-1]), spend=list(sim.spend_names)
+    )
+    truth = true_funnel_contributions(sim).assign(shop=lambda t: t["shop"].astype(str))
+    ratio, cover = {}, {}
+    for mode in ("funnel", "on"):
+        mmm = CausalMMM(ModelConfig(same_period=mode))
+        mmm.fit(data, TrainConfig(seed=0, epochs=8))
+        assert mmm.config.same_period == mode
+        est = co.contributions(mmm, data, config=co.DecisionConfig(seed=0, draws=10)).table
+        m = est.assign(shop=est["shop"].astype(str)).merge(
+            truth, on=["shop", "channel"], suffixes=("", "_true")
+        )
+        real = m[m["total"] > 0]
+        ratio[mode] = float(np.median(real["contribution"] / real["total"]))
+        inside = (real["contribution_hdi_low"] <= real["total"]) & (
+            real["total"] <= real["contribution_hdi_high"]
+        )
+        cover[mode] = float(inside.mean())
+    assert 0.5 < ratio["funnel"] < 2.0, ratio
+    assert ratio["on"] < 0.35, ratio
+    assert cover["funnel"] > cover["on"] + 0.15, cover
