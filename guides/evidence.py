@@ -1,7 +1,8 @@
 """The calibrated guide's evidence for every edge: the lag tests on the raw values and on
 their normal scores, the even and product tests of :mod:`guides.nonlinear`, combined into
 one z-score per edge (:func:`guides.calibration.lag_test_z`), for one design or several
-at once (the lagged and the same-period design of weekly data).
+at once (the lagged design and the same-period designs of weekly data, one per
+within-period rank).
 
 Shapes: ``(shop, time, node)`` series, ``(shop, cause, effect)`` per edge.
 """

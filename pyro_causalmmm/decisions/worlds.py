@@ -46,7 +46,7 @@ class World:
         nodes: ``(R,)`` sorted indices of the responding nodes (those whose mean is
             modelled; every other node must be pinned by an intervention).
         coef: ``(S, B, R, P)`` effective linear coefficients (gates * beta) on the columns
-            of :func:`models.design.design_matrix` (lags, same-period spend, baseline,
+            of :func:`models.design.design_matrix` (lags, same-period columns, baseline,
             intercept), or None without a linear term.
         exog: ``(S, B, T, R)`` the baseline columns' part of the linear term on the observed
             steps (None without baseline columns); it never changes under do().
@@ -137,7 +137,9 @@ class World:
 
     def same_period(self, spend: torch.Tensor) -> torch.Tensor:
         """The same-period part ``(..., S, B, R)`` of the responders' means for this step's
-        spend values ``spend`` ``(..., S|1, B, n_same)`` (0 without same-period columns)."""
+        values ``spend`` ``(..., S|1, B, n_same)`` of the same-period nodes (spends, and
+        with ``same_period="funnel"`` the responders ranked before the last; 0 without
+        same-period columns)."""
         layout = self.model.layout
         if self.coef is None or not layout.n_same:
             return torch.zeros((), dtype=self.x.dtype)
