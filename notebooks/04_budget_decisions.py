@@ -141,7 +141,8 @@ SHOP = data.shop_ids[0]
 #
 # Each number is averaged over `DECISION_DRAWS` graphs drawn from the posterior (an edge
 # with P(edge) = 0.7 is present in about 70% of them); `contribution_hdi_low/high` is the
-# 90% highest-density interval over those draws.
+# 90% highest-density interval over those draws, and `p_effect` the share of them with a
+# path from the channel to GMV.
 #
 # From the command line: `causalmmm contributions run/ data.csv --context ctx_1 ctx_2
 # --window 2023-04-01:2023-04-30 --out contributions.csv`.

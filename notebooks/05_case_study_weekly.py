@@ -173,7 +173,7 @@ print(f"largest p(revenue -> spend channel): {reverse.p_edge.max():.3f}")
 config = decisions.DecisionConfig(draws=DECISION_DRAWS, seed=SEED)
 contrib = decisions.contributions(mmm, robyn, config=config)
 cols = ["channel", "spend", "contribution", "contribution_hdi_low", "contribution_hdi_high",
-        "direct", "indirect", "roas", "mroas"]
+        "direct", "indirect", "roas", "mroas", "p_effect"]
 display(contrib.table[cols].round(2))
 
 # %% [markdown]
@@ -303,8 +303,8 @@ print(f"HTML report written to {path}")
 #   newsletter that follows search campaigns is hard to tell from one driven by them).
 #   TV's contribution has a wide HDI (18.4M to 33.7M on 3.1M spend); the other channels'
 #   HDIs are [0, 0], some with a non-zero mean: their edges into revenue are present in
-#   only a few graph draws (p 0.003-0.05), so the posterior is a spike at 0 with a thin
-#   tail, and "no edge" dominates.
+#   only a few graph draws (p 0.003-0.05; `p_effect` is the share of draws with a path to
+#   revenue), so the posterior is a spike at 0 with a thin tail, and "no edge" dominates.
 # * **Meridian file.** Spend -> impression edges are found in every geo (p = 1), but no
 #   edge into `conversions` is: the evidence for them is weak (median z-score about 1;
 #   spend and conversions are even negatively correlated in several geos once trend and

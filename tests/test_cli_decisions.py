@@ -43,6 +43,7 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
         "indirect",
         "roas",
         "mroas",
+        "p_effect",
     ]
     assert len(table) == 6 * 3 and table["shop"].iloc[0] == "shop_000"
     assert "ROAS" in capsys.readouterr().out

@@ -24,6 +24,7 @@ COLUMNS = [
     "indirect",
     "roas",
     "mroas",
+    "p_effect",
 ]
 
 
@@ -79,7 +80,28 @@ def test_channel_without_out_edges_contributes_exactly_nothing(setup, monkeypatc
     _with_graph(monkeypatch, mmm, p)
     t = co.contributions(mmm, data, config=CFG).table
     row = t[t["channel"] == "spend_2"]
-    assert (row[["contribution", "direct", "indirect", "mroas"]] == 0).all().all()
+    assert (row[["contribution", "direct", "indirect", "mroas", "p_effect"]] == 0).all().all()
+
+
+def test_p_effect_is_the_share_of_draws_with_a_path_to_the_target(setup, monkeypatch):
+    """spend_1 -> gmv is certain (p_effect 1); spend_2's only edge (into gmv) has
+    probability 0.5, so its p_effect is the share of the draws that hold that edge."""
+    from pyro_causalmmm.decisions.worlds import graph_draws
+
+    mmm, data = setup
+    p = np.zeros((data.n_shops, 4, 4))
+    p[:, 0, 3] = 1.0
+    p[:, 1, 3] = 0.5
+    _with_graph(monkeypatch, mmm, p)
+    cfg = co.DecisionConfig(draws=16, seed=0)
+    t = co.contributions(mmm, data, config=cfg).table
+    assert (t.loc[t["channel"] == "spend_1", "p_effect"] == 1.0).all()
+    assert (t.loc[t["channel"] == "spend_3", "p_effect"] == 0.0).all()
+    got = t.loc[t["channel"] == "spend_2", "p_effect"].to_numpy()
+    # the graph draws themselves (a draw left unstable is redrawn, so not exactly these)
+    share = graph_draws(p, 16, seed=0)[:, :, 1, 3].mean(0).numpy()
+    np.testing.assert_allclose(got * 16, np.round(got * 16))  # a share of the 16 draws
+    assert abs(got.mean() - share.mean()) < 0.1 and 0.2 < got.mean() < 0.8
 
 
 def test_only_a_direct_edge_means_no_indirect_part(setup, monkeypatch):

@@ -71,10 +71,14 @@ class Contributions:
     """What :func:`contributions` returns.
 
     table: one row per (shop, spend channel): ``shop, channel, spend, contribution,
-        contribution_hdi_low, contribution_hdi_high, direct, indirect, roas, mroas`` (spend
-        in the data's spend units, GMV amounts in the target's units (in revenue when the
-        data has a revenue per target unit, ``MarketingMixData.revenue_per_unit``), summed over the
-        window; the HDI has mass ``config.hdi_prob``).
+        contribution_hdi_low, contribution_hdi_high, direct, indirect, roas, mroas,
+        p_effect`` (spend in the data's spend units, GMV amounts in the target's units (in
+        revenue when the data has a revenue per target unit,
+        ``MarketingMixData.revenue_per_unit``), summed over the window; the HDI has mass
+        ``config.hdi_prob``; ``p_effect`` the share of posterior draws in which the channel
+        moves the target at all, i.e. whose graph has a path from it to the target: a
+        mean away from 0 with an HDI of [0, 0] is a channel with an effect in fewer than
+        ``1 - hdi_prob`` of the draws).
     draws: ``xarray.Dataset`` with ``total``, ``direct``, ``indirect``, ``marginal`` (GMV
         per extra unit of spend) ``(draw, shop, channel)`` and ``spend`` ``(shop, channel)``.
     window: ``(shop, time)`` bool, the steps the answers are about.
@@ -150,6 +154,8 @@ def contributions(
             "indirect": (total - direct).mean(0).reshape(-1),
             "roas": roas.reshape(-1),
             "mroas": marginal.mean(0).reshape(-1),
+            # a draw without a path from the channel to the target changes nothing exactly
+            "p_effect": (total != 0).mean(0).reshape(-1),
         }
     )
     dims = ("draw", "shop", "channel")
