@@ -153,3 +153,32 @@ def test_the_optimizer_plan_is_a_plan_held_over_the_window(fitted):
     assert (out[0, :, data.node_names.index("spend_1")] == 12).all()
     assert (out[0, :, data.node_names.index("spend_2")] == 18).all()
     assert np.isnan(out[1:]).all()
+
+
+def test_a_weekly_plan_reaches_the_target_within_its_first_week():
+    """Weekly data (the within-week funnel): a plan that changes every spend in the first
+    forecast week only moves page views, clicks and GMV in that same week, through the
+    same-period chain (the forecast's first step has no lagged effect of the plan yet),
+    and the planned spends hold their values."""
+    from pyro_causalmmm.simulate.funnel import simulate_funnel_weekly
+
+    sim = simulate_funnel_weekly(n_shops=3, length=60, seed=2)
+    data = MarketingMixData.from_frame(sim.frame, target="gmv", spend=list(sim.spend_names))
+    mmm = CausalMMM(ModelConfig(hidden=8))
+    mmm.fit(data, TrainConfig(epochs=2, batch_size=3, seed=0))
+    assert mmm.config.same_period == "funnel" and mmm.model.layout.depth == 3
+    base, _ = forecasting.forecast(mmm, data, HORIZON, draws=8, seed=3)
+    rows = [
+        {"shop": data.shop_ids[s], "time": data.future_times(s, HORIZON)[0].date().isoformat(),
+         **{c: 3 * float(data.values[s, :, k].max()) for k, c in enumerate(data.channel_names)
+            if c in sim.spend_names}}
+        for s in range(data.n_shops)
+    ]
+    moved, _ = forecasting.forecast(mmm, data, HORIZON, draws=8, seed=3, plan=pd.DataFrame(rows))
+    a, b = base.predictions["obs"], moved.predictions["obs"]
+    first = {n: (b.sel(node=n).values[..., 0] - a.sel(node=n).values[..., 0]) for n in
+             ("page_views", "search_clicks", "gmv")}
+    moved_most = {k: float(np.abs(v).max()) for k, v in first.items()}
+    assert all(m > 0 for m in moved_most.values()), moved_most
+    spend = b.sel(node=sim.spend_names[0]).values[..., 0]
+    assert np.allclose(spend, [r[sim.spend_names[0]] for r in rows], rtol=1e-5)
