@@ -387,3 +387,33 @@ def test_subsystem_radius_reads_the_within_period_chain(weekly_funnel):
     r = iv.subsystem_radius(world, keep)[0, 0, 0]
     expect = (1.7 + (0.49 + 1.8) ** 0.5) / 2
     torch.testing.assert_close(r, torch.tensor(expect), atol=1e-5, rtol=0)
+
+
+def test_rollout_future_travels_the_within_period_chain(weekly_funnel):
+    """The optimizer's path (``rollout_future``) on the weekly funnel with the graph
+    spend 0 -> 4 -> 5 -> 6 only: a plan that differs in spend 0 at the first future step
+    moves gmv at that step by the product of the three same-period coefficients."""
+    mmm, data, x, mask, ctx = weekly_funnel
+    n = data.n_nodes
+    B = x.shape[0]
+    adj = torch.zeros(1, B, n, n)
+    adj[..., 0, 4] = adj[..., 4, 5] = adj[..., 5, 6] = 1.0
+    world = iv.prepare_world(mmm.model.eval(), x, mask, ctx, adj)
+    world = dataclasses.replace(
+        world, floor=torch.full_like(world.floor, -1e9), ceiling=torch.full_like(world.ceiling, 1e9)
+    )
+    M, step = 3, 0.25
+    pin_mask = torch.zeros(2, B, M, n, dtype=torch.bool)
+    pin_mask[..., :4] = True  # the spends
+    plan = torch.zeros(2, 1, B, M, n)
+    plan[1, ..., 0, 0] = step
+    a, g = world.a[:, -1:].expand(B, M), world.g[:, -1:].expand(B, M)
+    with torch.no_grad():
+        path = iv.rollout_future(world, pin_mask, plan, a, g)
+    layout = mmm.model.layout
+    coef = world.coef[0, :, :, layout.same_slice]
+    pos = {int(s): k for k, s in enumerate(layout.same)}
+    rows = {int(r): k for k, r in enumerate(world.nodes)}
+    expect = step * coef[:, rows[4], pos[0]] * coef[:, rows[5], pos[4]] * coef[:, rows[6], pos[5]]
+    got = path[1, 0, :, 0, 6] - path[0, 0, :, 0, 6]
+    torch.testing.assert_close(got, expect, atol=1e-5, rtol=1e-4)
