@@ -105,3 +105,23 @@ def test_controls_enter_the_baseline_not_the_s_curve():
     mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
     assert mmm.model.n_context == data.n_context - 1
     assert mmm.model.n_exog == 1 + mmm.calendar.width
+
+
+def test_a_weekly_model_saved_by_0_4_loads_with_spends_only_columns(tmp_path):
+    """0.4 saved the resolved "on" and no ranks: it loads as it was fitted (spends-only
+    same-period columns, one pass per step), with the same predictions."""
+    import json
+
+    data = _data(True)
+    mmm = CausalMMM(ModelConfig(hidden=8, same_period="on"))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
+    mmm.save(tmp_path / "m")
+    meta_path = next((tmp_path / "m").glob("*.json"))
+    meta = json.loads(meta_path.read_text())
+    meta.pop("same_period_rank")
+    meta["version"] = "0.4.0"
+    meta_path.write_text(json.dumps(meta))
+    back = CausalMMM.load(tmp_path / "m")
+    assert back.config.same_period == "on" and back.same_period_rank == []
+    assert back.model.layout.depth == 1 and back.model.layout.same == mmm.model.layout.same
+    np.testing.assert_allclose(back.predict_one_step(data), mmm.predict_one_step(data))
