@@ -169,8 +169,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "on", "off", "funnel"),
         default=None,
         help="same-period edges: 'on' from spends into every other node, 'funnel' also "
-        "among the other nodes in the order given (channels, then the target), 'off' "
-        "lagged only; 'auto' (default): 'funnel' for weekly or coarser data, 'off' for daily",
+        "among the other nodes in node order (the order of --channels, then the target), "
+        "'off' lagged only; 'auto' (default): 'funnel' for weekly or coarser data, 'off' "
+        "for daily",
     )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
