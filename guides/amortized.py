@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from pyro_causalmmm.models.config import ModelConfig
-from pyro_causalmmm.models.design import DesignLayout
+from pyro_causalmmm.models.design import within_period_ranks
 from pyro_causalmmm.models.distributions import kl_weight
 
 from . import calibration
@@ -54,7 +54,7 @@ class AmortizedGraphGuide(nn.Module):
         # nodes whose current value enters later-ranked nodes' means (models.design): the
         # evidence for an edge into node j then tests lags 0..L-1 of a cause ranked before j
         self.same_period = tuple(sorted(int(i) for i in same_period))
-        self.layout = DesignLayout(n_nodes, 1, self.same_period, rank=tuple(rank))
+        self.ranks = within_period_ranks(n_nodes, self.same_period, rank)
         self.prior_logit = math.log(config.prior_edge_prob / (1 - config.prior_edge_prob))
         if config.calibrate_edges:
             self.stat_lags = config.evidence_lags
@@ -102,7 +102,7 @@ class AmortizedGraphGuide(nn.Module):
             return edge_evidence_stats(x, mask, *args, **kw)
         # every design in one batched pass (guides.evidence.edge_evidence_variants); the
         # effect j reads the design whose advanced nodes are those ranked before it
-        ranks = self.layout.ranks
+        ranks = self.ranks
         wanted = [
             tuple(s for s in self.same_period if ranks[s] < ranks[j]) for j in range(len(ranks))
         ]

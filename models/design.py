@@ -75,13 +75,8 @@ class DesignLayout:
 
     @property
     def ranks(self) -> tuple[int, ...]:
-        """Within-period order of every node: a same-period column of node s enters node j
-        only if ``ranks[s] < ranks[j]``. Without an explicit ``rank``: 0 for the
-        same-period nodes (the spends: no same-period parents), 1 for the others."""
-        if self.rank:
-            return self.rank
-        same = set(self.same)
-        return tuple(0 if i in same else 1 for i in range(self.n_nodes))
+        """Within-period order of every node (:func:`within_period_ranks`)."""
+        return within_period_ranks(self.n_nodes, self.same, self.rank)
 
     @property
     def depth(self) -> int:
@@ -133,6 +128,16 @@ class DesignLayout:
 
     def resp_index(self, device=None) -> torch.Tensor:
         return torch.as_tensor(self.response, dtype=torch.long, device=device)
+
+
+def within_period_ranks(n_nodes: int, same, rank=()) -> tuple[int, ...]:
+    """Within-period order ``(node,)``: a same-period column of node s enters node j only
+    if ``ranks[s] < ranks[j]``. ``rank`` if given, else 0 for the ``same`` nodes (the
+    spends: no same-period parents) and 1 for the others."""
+    if rank:
+        return tuple(int(r) for r in rank)
+    same = set(same)
+    return tuple(0 if i in same else 1 for i in range(n_nodes))
 
 
 def funnel_rank(node_names: list[str], spend) -> list[int]:
