@@ -48,11 +48,13 @@ demo: $(STAMP)
 # effects.py: CausalMMM vs PyMC-Marketing contributions against the funnel's do()-truth,
 # benchmarks/effects.md (about 15 min on 2 shared cores, measured 2026-12-02: PyMC-Marketing
 # 1.5 min a draw, 12 shops; a model change needs only `benchmarks/effects.py --full --methods
-# causalmmm`, about 5 min: the PyMC-Marketing rows, also those of `--pymc-shops 60`, are reused)
+# causalmmm`, about 5 min: the PyMC-Marketing rows, also those of `--pymc-shops 60`, are reused;
+# the weekly funnel's further seeds 3-8: about 10 min more, scored apart in effects.md)
 bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full
 	$(PY) benchmarks/effects.py --full
+	$(PY) benchmarks/effects.py --full --funnels weekly --seeds 3,4,5,6,7,8
 	$(PY) benchmarks/evidence_variants.py --variants default,no_products,no_even,no_even_no_products,lagged_only,spends_only
 	$(PY) benchmarks/effects_variants.py --variants linear,hill,funnel,spends_only,lagged_only
 	$(PY) benchmarks/decisions.py

@@ -13,6 +13,8 @@ per-shop mechanisms; the draw of ``benchmarks/run.py``), with the default fit
   errors of the total / direct / indirect parts (sum of absolute errors over the sum of
   absolute true totals), plus the mean absolute indirect effect where the true graph has /
   has no path through another channel;
+* the same with ``DecisionConfig(coefficient_covariance="model")`` (the coefficient draws
+  of 0.5) on the same fit, side by side with the default robust covariance;
 * the budget optimizer's wall time for 100 shops x 10 channels x a 30-day horizon
   (pooled budget = current total, default bounds), with its expected lift.
 
@@ -70,6 +72,15 @@ def main(argv=None) -> int:
     truth = true_contributions(sim)
     scores = compare_with_truth(estimated.table, truth)
     print(f"contributions: {contrib_seconds:.0f} s; {scores}", flush=True)
+    # the same fitted model with the coefficient draws of 0.5 (the model's covariance)
+    t0 = time.perf_counter()
+    plain = contributions(
+        mmm, data,
+        config=DecisionConfig(draws=args.draws, seed=args.seed, coefficient_covariance="model"),
+    )
+    plain_seconds = time.perf_counter() - t0
+    plain_scores = compare_with_truth(plain.table, truth)
+    print(f"contributions (model covariance): {plain_seconds:.0f} s; {plain_scores}", flush=True)
 
     config = BudgetConfig(budget=1.0, relative=True, horizon=30, draws=args.draws, seed=args.seed)
     t0 = time.perf_counter()
@@ -95,6 +106,7 @@ def main(argv=None) -> int:
             "mean_abs_true_total": float(truth["total"].abs().mean()),
             "mean_abs_estimated_total": float(estimated.table["contribution"].abs().mean()),
         },
+        "contributions_model_covariance": {**plain_scores, "seconds": plain_seconds},
         "optimizer": {
             "seconds": opt_seconds,
             "shops": data.n_shops,

@@ -196,3 +196,135 @@ def gated_moments(
     gtr = gates * torch.einsum("btp,...btr->...brp", X, resid)
     gtg = gates[..., :, None] * gates[..., None, :] * xtx[:, None]
     return gtg, gtr
+
+
+def scored_steps(h: torch.Tensor) -> torch.Tensor:
+    """Steps with a nonzero score ``(..., shop, effect)`` of scores ``h`` ``(..., T, P)``."""
+    return (h != 0).any(-1).sum(-1).to(h.dtype)
+
+
+def andrews_bandwidth(
+    h: torch.Tensor, gates: torch.Tensor, n: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Data-driven Bartlett bandwidth ``(..., shop, effect)`` of the scores ``h``
+    ``(..., shop, effect, time, P)`` (Andrews 1991, AR(1) plug-in, equal column weights)::
+
+        S = 1.1447 (alpha n)^(1/3),
+        alpha = sum_a 4 rho_a^2 s_a^4 / ((1 - rho_a)^6 (1 + rho_a)^2) / sum_a s_a^4 / (1 - rho_a)^4
+
+    with ``rho_a`` and ``s_a^2`` the lag-1 autoregression coefficient and innovation
+    variance of score column ``a`` over the gated columns (``gates`` ``(..., shop,
+    effect, P)``), ``rho`` clipped to [-0.95, 0.95]; 0 where the scores are
+    uncorrelated. ``S`` is capped at ``n / 4``; ``n`` the scored steps (default
+    :func:`scored_steps`), broadcasting to ``(..., shop, effect)``."""
+    n = (scored_steps(h) if n is None else n.to(h.dtype)).clamp_min(2.0)
+    hh = (h * h).sum(-2)
+    aa, bb = hh - h[..., 0, :] ** 2, hh - h[..., -1, :] ** 2  # sum_t h_t^2 over t >= 1, t < T-1
+    ab = (h[..., 1:, :] * h[..., :-1, :]).sum(-2)
+    rho = (ab / bb.clamp_min(1e-30)).clamp(-0.95, 0.95)
+    s2 = (aa - 2 * rho * ab + rho**2 * bb).clamp_min(0.0) / n[..., None]
+    g = (gates != 0).to(h.dtype)
+    num = (g * 4 * rho**2 * s2**2 / ((1 - rho) ** 6 * (1 + rho) ** 2)).sum(-1)
+    den = (g * s2**2 / (1 - rho) ** 4).sum(-1).clamp_min(1e-30)
+    return torch.minimum(1.1447 * (num / den * n) ** (1.0 / 3.0), n / 4)
+
+
+def hac_bandwidth(
+    h: torch.Tensor, gates: torch.Tensor, n: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Bartlett bandwidth ``(..., shop, effect)`` of :func:`score_covariance`: the larger of
+    Newey & West's (1994) rule of thumb ``floor(4 (n / 100)^(2/9))`` (4 for 100-279 scored
+    steps) and :func:`andrews_bandwidth`, which grows with the scores' persistence.
+
+    Why the floor: Andrews' rule minimises the error of the variance estimate, not the
+    coverage of the intervals built from it, and larger bandwidths cover better (Kiefer &
+    Vogelsang 2005). On the funnels' residuals it gave 1-3 lags and intervals that covered
+    less than with the rule of thumb (``benchmarks/notes.md``)."""
+    n = scored_steps(h) if n is None else n.to(h.dtype)
+    rule = torch.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))
+    return torch.maximum(rule, andrews_bandwidth(h, gates, n))
+
+
+def score_covariance(
+    X: torch.Tensor,
+    resid: torch.Tensor,
+    gates: torch.Tensor,
+    bandwidth: torch.Tensor | float | None = None,
+    n: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Long-run (HAC) covariance of the regression scores ``h_t = X_t e_t`` per shop and
+    effect (Newey & West 1987 with Bartlett weights, bandwidth ``S`` of
+    :func:`hac_bandwidth`)::
+
+        M = sum_t h_t h_t^T + sum_{l >= 1} k_l sum_t (h_t h_{t-l}^T + h_{t-l} h_t^T),
+        k_l = max(0, 1 - l / (S + 1))
+
+    ``X`` ``(shop, time, P)`` the ungated design, ``resid`` ``(..., shop, time, effect)``
+    the residuals ``e`` after the fit, already weighted by the row weights (0 on unscored
+    rows), ``gates`` ``(..., shop, effect, P)``, ``bandwidth`` ``S`` (default
+    :func:`hac_bandwidth` of the scored steps ``n``; a float or a tensor broadcasting to
+    ``(..., shop, effect)``).
+    Returns ``(..., shop, effect, P, P)``, ungated (gate it like ``G^T G``:
+    ``gates gates^T * M``). With independent errors of variance ``sigma^2``,
+    ``E[M] = X^T X sigma^2``."""
+    h = (resid.transpose(-1, -2)[..., None] * X[:, None]).contiguous()  # (..., shop, effect, T, P)
+    if bandwidth is None:
+        bandwidth = hac_bandwidth(h, gates, n)
+    bw = torch.as_tensor(bandwidth, dtype=h.dtype).expand(h.shape[:-2])[..., None, None]
+    ht = h.transpose(-1, -2)
+    cross = None
+    lags = int(torch.ceil(bw.max()).item()) if bw.numel() else 0
+    pad = h.new_zeros(*h.shape[:-2], h.shape[-2] + lags, h.shape[-1])
+    pad[..., lags:, :] = h  # pad[..., lags - l + t] = h_{t-l}: views, no copy per lag
+    for lag in range(1, lags + 1):
+        k = (1.0 - lag / (bw + 1.0)).clamp_min(0.0)  # (..., shop, effect, 1, 1)
+        gamma = k * (ht @ pad[..., lags - lag : lags - lag + h.shape[-2], :])
+        cross = gamma if cross is None else cross + gamma  # sum_l k_l sum_t h_t h_{t-l}^T
+    M = ht @ h
+    return M if cross is None else M + cross + cross.transpose(-1, -2)
+
+
+def robust_root(
+    X: torch.Tensor,
+    resid: torch.Tensor,
+    w: torch.Tensor,
+    gates: torch.Tensor,
+    sigma: torch.Tensor,
+    prior_scale: float,
+) -> torch.Tensor:
+    """A root ``R`` ``(..., shop, effect, P, P)`` of the robust (sandwich) posterior
+    covariance of the gated coefficients, ``Sigma = A^{-1} R R^T A^{-1}``::
+
+        R R^T = G^T G / sigma^2 + [H - G^T G / sigma^2]_+ + I / s^2,
+        H = c * (gates gates^T * M) / sigma^4,    c = n / (n - p)
+
+    with ``A`` of :func:`posterior_precision`, ``M`` the HAC score covariance of
+    :func:`score_covariance`, ``n`` the scored steps, ``p`` the gated columns (the HC1
+    degrees-of-freedom factor) and ``[.]_+`` the positive part of a symmetric matrix (its
+    negative eigenvalues set to 0). ``A^{-1} H A^{-1}`` alone is the misspecification-
+    robust ("sandwich") posterior of Mueller (2013, Econometrica 81); with ``[.]_+`` the
+    covariance is at least the model's ``A^{-1}`` and at least the sandwich (in the
+    positive semi-definite order). So it is the model's posterior where the residuals
+    agree with it (independent errors of variance ``sigma^2``: ``E[c M] ~ G^T G sigma^2``),
+    and wider in the directions where they are autocorrelated or noisier than the pooled
+    sigma (a response shape the lags only approximate).
+
+    Why never narrower than the model: the sandwich alone narrowed the intervals of shops
+    quieter than the pooled sigma and lost coverage on the paper's simulator (62% -> 60%;
+    ``benchmarks/notes.md``); a residual-based variance from 100-200 steps with tens of
+    columns is itself biased low (HC1 corrects it only in part).
+
+    ``X`` ``(shop, time, P)``, ``resid`` ``(..., shop, time, effect)`` the residuals after
+    the fit weighted by ``w`` ``(shop, time)``, ``gates`` ``(..., shop, effect, P)``,
+    ``sigma`` ``(effect,)``."""
+    n = w.sum(-1)  # (shop,)
+    M = score_covariance(X, resid, gates, n=n[:, None])
+    c = n[:, None] / (n[:, None] - gates.sum(-1)).clamp_min(1.0)  # (..., shop, effect)
+    gg = gates[..., :, None] * gates[..., None, :]
+    hac = gg * M * (c / sigma**4)[..., None, None]
+    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (shop, P, P)
+    model = gg * xtx[:, None] / (sigma**2)[..., None, None]  # G^T G / sigma^2
+    lam, Q = torch.linalg.eigh((hac - model).double())  # float32 eigh fails on the zero rows
+    V = model + ((Q * lam.clamp_min(0.0)[..., None, :]) @ Q.transpose(-1, -2)).to(model.dtype)
+    eye = torch.eye(V.shape[-1], dtype=V.dtype, device=V.device)
+    return torch.linalg.cholesky(V + eye / prior_scale**2)

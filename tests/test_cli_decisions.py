@@ -50,6 +50,11 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
     window = ["--window", "2023-01-11:2023-01-20"]
     assert main([*argv, *window]) == 0
     assert (pd.read_csv(csv)["spend"] < table["spend"]).all()
+    # the model's covariance (0.5): same draws of the graph, other effect-size intervals
+    assert main([*argv, "--coefficient-covariance", "model"]) == 0
+    plain = pd.read_csv(csv)
+    assert plain["spend"].equals(table["spend"])
+    assert not plain["contribution_hdi_high"].equals(table["contribution_hdi_high"])
 
 
 def test_response_csv_and_plot(run_dir, tmp_path):
@@ -99,6 +104,11 @@ def test_optimize_plan(run_dir, tmp_path, capsys):
         (["contributions", "{out}", "{data}", "--spend", "--out", "{csv}"], "no spend channels"),
         (["contributions", "{missing}", "{data}", "--out", "{csv}"], "not a saved model"),
         (["contributions", "{out}", "{data}", "--draws", "1", "--out", "{csv}"], "draws"),
+        (
+            ["contributions", "{out}", "{data}", "--coefficient-covariance", "hac", "--out",
+             "{csv}"],
+            "--coefficient-covariance",
+        ),
         (["response", "{out}", "{data}", "--grid", "0,a", "--out", "{csv}"], "--grid"),
         (["response", "{out}", "{data}", "--grid", "-1,1", "--out", "{csv}"], "--grid"),
         (

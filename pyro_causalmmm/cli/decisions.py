@@ -74,6 +74,14 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
         "--draws", type=_positive_int, default=draws, help=f"posterior graph draws ({draws})"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument(
+        "--coefficient-covariance",
+        choices=("robust", "model"),
+        default="robust",
+        help="covariance of the effect-size draws behind the HDIs: robust (default; the "
+        "sandwich of the residuals, wider where they are autocorrelated) or model "
+        "(independent errors, the intervals of 0.5)",
+    )
 
 
 def add_decision_parsers(subparsers, add_data_arguments) -> None:
@@ -179,7 +187,9 @@ def cmd_contributions(args: argparse.Namespace) -> int:
     from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions, parse_window
     from pyro_causalmmm.io import atomic_write
 
-    config = DecisionConfig(draws=args.draws, seed=args.seed)
+    config = DecisionConfig(
+        draws=args.draws, seed=args.seed, coefficient_covariance=args.coefficient_covariance
+    )
     mmm, data = _prepare(args, [args.out])
     window = parse_window(args.window, data)
     result = contributions(mmm, data, window=window, config=config)
@@ -204,7 +214,9 @@ def cmd_response(args: argparse.Namespace) -> int:
     from pyro_causalmmm.decisions.contributions import DecisionConfig, parse_window, response_curves
     from pyro_causalmmm.io import atomic_write
 
-    config = DecisionConfig(draws=args.draws, seed=args.seed)
+    config = DecisionConfig(
+        draws=args.draws, seed=args.seed, coefficient_covariance=args.coefficient_covariance
+    )
     mmm, data = _prepare(args, [args.out, args.plot])
     window = parse_window(args.window, data)
     result = response_curves(mmm, data, grid=args.grid, window=window, config=config)
@@ -240,6 +252,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         draws=args.draws,
         iterations=args.iterations,
         seed=args.seed,
+        coefficient_covariance=args.coefficient_covariance,
     )
     mmm, data = _prepare(args, [args.out])
     plan = optimize_budget(mmm, data, config)

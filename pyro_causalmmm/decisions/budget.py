@@ -19,6 +19,7 @@ import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.decisions.scenarios import DRAWS
+from pyro_causalmmm.decisions.worlds import check_covariance
 from pyro_causalmmm.errors import ConfigError
 
 DEFAULT_BOUNDS = (0.5, 1.5)
@@ -102,7 +103,7 @@ class BudgetConfig:
     step: first step, as a share of the widest multiplier range. A step that raises the
         objective is kept and the next one doubled; one that does not is undone and the
         step quartered (the search stops when it falls below 1e-4 of the range).
-    seed, hdi_prob, coefficient_draws: as in
+    seed, hdi_prob, coefficient_draws, coefficient_covariance: as in
         :class:`pyro_causalmmm.decisions.contributions.DecisionConfig`.
     """
 
@@ -119,8 +120,10 @@ class BudgetConfig:
     seed: int = 0
     coefficient_draws: bool = True
     hdi_prob: float = 0.9
+    coefficient_covariance: str = "robust"
 
     def __post_init__(self) -> None:
+        check_covariance(self.coefficient_covariance)
         budget = _finite_float("budget", self.budget)
         if budget < 0:
             raise ConfigError(f"budget={self.budget!r} is out of range; it must be >= 0")

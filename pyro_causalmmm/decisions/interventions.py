@@ -102,6 +102,7 @@ def prepare_world(
     redraw: Callable[[int], torch.Tensor] | None = None,
     max_tries: int = 25,
     coef_noise: Callable[[int], torch.Tensor] | None = None,
+    covariance: str = "robust",
 ) -> World:
     """Teacher-forced pass of the responders ``nodes`` (default: every node) on the observed
     values for every graph draw, the linear coefficients given each draw, and the
@@ -117,7 +118,9 @@ def prepare_world(
     draw (so effects carry the coefficients' uncertainty, not only the graph's), without
     it their mean. ``coef_noise(attempt)`` returns ``(S, B, D, P)`` standard normals
     (:func:`~pyro_causalmmm.decisions.worlds.coefficient_noise`); attempt -1 for the
-    first pass, 0, 1, ... for redrawn draws.
+    first pass, 0, 1, ... for redrawn draws. ``covariance`` "robust" (default) draws them
+    from the sandwich posterior ``A^{-1} V A^{-1}`` of :func:`models.linear.robust_root`
+    (HAC scores of the decoder residuals), "model" from ``N(., A^{-1})``.
 
     ``keep`` ``(Q, D)`` bool lists the responder sets of the scenarios to be run (default:
     ``nodes``); a (draw, shop) with :func:`subsystem_radius` ``>= 1`` for any of them is
@@ -135,7 +138,9 @@ def prepare_world(
     if keep is None:
         keep_sets[0, nodes] = True
     noise = None if coef_noise is None else coef_noise(-1)
-    world = _teacher_forced(model, x, mask, context, adj, nodes, start, floor, ceiling, noise)
+    world = _teacher_forced(
+        model, x, mask, context, adj, nodes, start, floor, ceiling, noise, covariance
+    )
     bad = (subsystem_radius(world, keep_sets) >= 1).any(-1)  # (S, B)
     if redraw is not None and bool(bad.any()):  # own copies: the fixes are written in place
         world = dataclasses.replace(
@@ -164,6 +169,7 @@ def prepare_world(
             floor[b_idx],
             ceiling[b_idx],
             None if coef_noise is None else coef_noise(attempt)[s_idx, b_idx][None],
+            covariance,
         )
         world.adj[s_idx, b_idx] = fresh[0]
         world.fact[s_idx, b_idx] = part.fact[0]

@@ -108,6 +108,7 @@ class _Problem:
             keep=keep,
             redraw=redraw,
             coef_noise=coefficient_noise_source(model, config, config.draws, data.n_shops),
+            covariance=config.coefficient_covariance,
         )
         last = data.context[np.arange(data.n_shops), data.lengths - 1]
         fut = mmm.future_context_tensor(data, np.repeat(last[:, None, :], M, axis=1))

@@ -23,15 +23,14 @@ from pyro_causalmmm.decisions.interventions import (
     graph_draws,
     prepare_world,
 )
-from pyro_causalmmm.decisions.worlds import coefficient_noise
+from pyro_causalmmm.decisions.worlds import check_covariance, coefficient_noise
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 DRAWS = 20
 HDI_PROB = 0.9
 MARGINAL_STEP = 0.01
 RESPONSE_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
-#: Largest memory for one chunk's factual decoder states (see ``_worlds``): 512 MB.
-PATH_BYTES = 2**29
+PATH_BYTES = 2**29  # largest memory of one chunk's factual decoder states (``_worlds``)
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,12 @@ class DecisionConfig:
     marginal_step: h, the relative spend increase behind marginal ROAS.
     rows: (scenario x draw x shop) rows simulated at once; bounds memory and keeps the
         arrays cache-sized (results do not depend on it).
-    coefficient_draws: each graph draw also draws the linear lag coefficients from their
-        conditional posterior, so contributions, ROAS and response curves carry the
-        effect sizes' uncertainty and not only the graph's (False: coefficients at their
-        posterior mean, the intervals of version 0.1).
+    coefficient_draws: each graph draw also draws the linear lag coefficients, so answers
+        carry the effect sizes' uncertainty, not only the graph's (False: posterior means).
+    coefficient_covariance: their covariance. "robust" (default since 0.6): the sandwich
+        of :func:`pyro_causalmmm.models.linear.robust_root` (HAC scores of the residuals:
+        lags only approximate adstock and saturation, so the residuals are autocorrelated;
+        ``benchmarks/notes.md``); "model": ``A^{-1}``, independent errors (0.5).
     """
 
     draws: int = DRAWS
@@ -56,8 +57,11 @@ class DecisionConfig:
     marginal_step: float = MARGINAL_STEP
     rows: int = 512
     coefficient_draws: bool = True
+    coefficient_covariance: str = "robust"
 
     def __post_init__(self) -> None:
+        check_covariance(self.coefficient_covariance)
+
         def is_int(v) -> bool:
             return not isinstance(v, bool) and isinstance(v, int | np.integer)
 
@@ -391,5 +395,6 @@ def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, conf
                 keep=keep,
                 redraw=redraw,
                 coef_noise=None if noise is None else (lambda a, sl=sl: noise(a)[:, sl]),
+                covariance=config.coefficient_covariance,
             ),
         )

@@ -17,7 +17,22 @@ import torch
 from pyro_causalmmm.decisions.stepping import step_subset
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models.decoder import saturate
-from pyro_causalmmm.models.linear import gated_moments, posterior_precision
+from pyro_causalmmm.models.linear import (
+    gated_moments,
+    posterior_precision,
+    robust_root,
+)
+
+# covariance of the coefficient draws (DecisionConfig.coefficient_covariance)
+COVARIANCES = ("robust", "model")
+
+
+def check_covariance(value) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of :data:`COVARIANCES`."""
+    if value not in COVARIANCES:
+        raise ConfigError(
+            f"coefficient_covariance={value!r} is not known; use one of {', '.join(COVARIANCES)}"
+        )
 
 
 def graph_draws(p_edge: np.ndarray, draws: int, seed: int) -> torch.Tensor:
@@ -218,12 +233,15 @@ def coefficient_noise(seed: int, draws: int, shops: int, model) -> torch.Tensor:
 
 @torch.no_grad()
 def _teacher_forced(
-    model, x, mask, context, adj, nodes, start, floor, ceiling, coef_noise=None
+    model, x, mask, context, adj, nodes, start, floor, ceiling, coef_noise=None,
+    covariance="robust",
 ) -> World:
     """The world of :func:`prepare_world` for given draws ``adj`` (no stability check).
     ``coef_noise`` None: the linear coefficients at their conditional posterior mean; a
     tensor ``(S, B, D, P)`` (:func:`coefficient_noise`): one draw of them per graph draw
-    from that posterior."""
+    from that posterior, whose covariance is the robust sandwich
+    (:func:`models.linear.robust_root`) for ``covariance="robust"`` or the model's
+    ``A^{-1}`` for ``"model"``."""
     cfg = model.config
     dec = model.decoder
     S = adj.shape[0]
@@ -269,7 +287,12 @@ def _teacher_forced(
     A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
     chol = torch.linalg.cholesky(A)
     beta = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
-    if coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
+    if coef_noise is not None and covariance == "robust":  # A^{-1} R eps, see robust_root
+        eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
+        e = resid - torch.einsum("btp,sbrp->sbtr", X, gates * beta) * w[None, ..., None]
+        root = robust_root(X, e, w, gates, sigma, cfg.linear_prior_scale)
+        beta = beta + torch.cholesky_solve(root @ eps[..., None], chol)[..., 0]
+    elif coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         upper = chol.transpose(-1, -2)
         beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
