@@ -172,7 +172,8 @@ def write_variant_table(lines: list[str], variants: dict, names, rows: list[dict
     from pathlib import Path
 
     lines = [*lines, "", "Variants:"]
-    lines += [f"- `{v}`: {variants[v][1]} {variants[v][0]}" for v in names]
+    lines += [f"- `{v}`: {variants[v][1]} {variants[v][0]}" + (
+        f" {variants[v][2]}" if len(variants[v]) > 2 else "") for v in names]
     lines += ["", f"Machine: {machine_info()}", ""]
     out = Path(out)
     out.with_suffix(".md").write_text("\n".join(lines))

@@ -100,9 +100,12 @@ def draw_digest(sim) -> str:
 
 # ------------------------------------------------------------------------------ methods
 
-def run_causalmmm(sim, seed: int, overrides: dict | None = None) -> dict:
+def run_causalmmm(
+    sim, seed: int, overrides: dict | None = None, decision: dict | None = None
+) -> dict:
     """Fit ``CausalMMM(ModelConfig(**overrides))`` (defaults without) on every shop of
-    ``sim`` and take its contributions at their defaults; the row of one draw."""
+    ``sim`` and take its contributions with ``DecisionConfig(seed=seed, **decision)``
+    (defaults without); the row of one draw."""
     import torch
 
     torch.set_num_threads(1)
@@ -118,7 +121,7 @@ def run_causalmmm(sim, seed: int, overrides: dict | None = None) -> dict:
     fit = mmm.fit(data, TrainConfig(seed=seed))
     fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
-    est = contributions(mmm, data, config=DecisionConfig(seed=seed))
+    est = contributions(mmm, data, config=DecisionConfig(seed=seed, **(decision or {})))
     contrib_s = time.perf_counter() - t0
     tab = est.table
     return {

@@ -7,7 +7,9 @@ The same draws, truth and scores as ``benchmarks/effects.py`` (full sizes: daily
 x 182 days, weekly 12 shops x 156 weeks; every shop scored), CausalMMM fitted with
 ``TrainConfig(seed=seed)`` and ``ModelConfig(**overrides)`` of each variant, then
 ``contributions`` at its defaults. It exists to choose the defaults of the response model
-(``ModelConfig.response``) and of the same-period edges (``ModelConfig.same_period``) on
+(``ModelConfig.response``), of the same-period edges (``ModelConfig.same_period``) and
+of the decision draws (``DecisionConfig.spend_effects``, ``coefficient_covariance``; the
+model is refitted for these too, with the same seed, so the fit is the default's) on
 both funnels at once. Writes ``benchmarks/effects_variants.md`` and
 ``effects_variants.json``.
 """
@@ -32,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from common import code_version, write_variant_table  # noqa: E402
 from effects import make_sim, run_causalmmm, score, truth_table  # noqa: E402
 
-# name -> (ModelConfig overrides, what it is)
+# name -> (ModelConfig overrides, what it is[, DecisionConfig overrides])
 VARIANTS = {
     "linear": ({"response": "linear"}, "spend lags enter the linear term as they are"),
     "hill": (
@@ -45,6 +47,17 @@ VARIANTS = {
     ),
     "spends_only": ({"same_period": "on"}, "same-period edges from spends only"),
     "lagged_only": ({"same_period": "off"}, "no same-period edges (daily default)"),
+    "positive": (
+        {},
+        "the default model, contributions with DecisionConfig(spend_effects='positive')",
+        {"spend_effects": "positive"},
+    ),
+    "model_covariance": (
+        {},
+        "the default model, contributions with DecisionConfig(coefficient_covariance='model')"
+        " (the intervals of 0.5)",
+        {"coefficient_covariance": "model"},
+    ),
 }
 # what ``same_period="auto"`` resolves to on each funnel: a variant that only sets it is the
 # default model there, so its row is the "linear" row (not fitted twice)
@@ -62,10 +75,10 @@ SCORES = (
 )
 
 
-def run(funnel: str, seed: int, overrides: dict) -> dict:
+def run(funnel: str, seed: int, overrides: dict, decision: dict | None = None) -> dict:
     """Scores of one draw: ``effects.run_causalmmm`` with the variant's overrides."""
     sim = make_sim(funnel, seed, "full")
-    row = run_causalmmm(sim, seed, overrides)
+    row = run_causalmmm(sim, seed, overrides, decision)
     out = score(pd.DataFrame(row["pairs"]), truth_table(sim), row["shops_fitted"])
     seconds = row["fit_wall_s"] + row["contributions_s"]
     return {**out, "seconds": seconds, "shapes": row["response_shapes"]}
@@ -84,11 +97,12 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             done = {}
             for v in variants:
-                over = VARIANTS[v][0]
-                if over == {"same_period": AUTO_SAME[funnel]} and "linear" in done:
+                over, decision = VARIANTS[v][0], (VARIANTS[v][2:] or ({},))[0]
+                if over == {"same_period": AUTO_SAME[funnel]} and not decision and (
+                        "linear" in done):
                     r = done["linear"]  # the same configuration as the default
                 else:
-                    r = run(funnel, seed, over)
+                    r = run(funnel, seed, over, decision)
                 done[v] = r
                 rows.append({"funnel": funnel, "seed": seed, "variant": v, **r})
                 print(funnel, seed, v, {k: r[k] for k, _, _ in SCORES if k in r}, flush=True)

@@ -130,6 +130,22 @@ class DesignLayout:
         return torch.as_tensor(self.response, dtype=torch.long, device=device)
 
 
+def cause_directions(layout: DesignLayout, causes) -> torch.Tensor:
+    """``(C, P)`` 0/1 rows marking, for each node of ``causes``, every column it enters
+    through: its ``L`` lags, its same-period column and its response column where the
+    layout has them. ``direction @ beta`` is then the cause's long-run direct gain on an
+    effect (model units: the sum of its coefficients)."""
+    causes = [int(c) for c in causes]
+    out = torch.zeros(len(causes), layout.width)
+    for k, i in enumerate(causes):
+        out[k, i * layout.lags : (i + 1) * layout.lags] = 1.0
+        if i in layout.same:
+            out[k, layout.same_slice.start + layout.same.index(i)] = 1.0
+        if i in layout.response:
+            out[k, layout.resp_slice.start + layout.response.index(i)] = 1.0
+    return out
+
+
 def within_period_ranks(n_nodes: int, same, rank=()) -> tuple[int, ...]:
     """Within-period order ``(node,)``: a same-period column of node s enters node j only
     if ``ranks[s] < ranks[j]``. ``rank`` if given, else 0 for the ``same`` nodes (the

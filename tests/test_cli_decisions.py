@@ -55,6 +55,11 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
     plain = pd.read_csv(csv)
     assert plain["spend"].equals(table["spend"])
     assert not plain["contribution_hdi_high"].equals(table["contribution_hdi_high"])
+    # spends' long-run gains held >= 0: other draws of the effect sizes, the same table
+    assert main([*argv, "--spend-effects", "positive"]) == 0
+    positive = pd.read_csv(csv)
+    assert list(positive.columns) == list(table.columns)
+    assert not positive["contribution"].equals(table["contribution"])
 
 
 def test_response_csv_and_plot(run_dir, tmp_path):
@@ -108,6 +113,11 @@ def test_optimize_plan(run_dir, tmp_path, capsys):
             ["contributions", "{out}", "{data}", "--coefficient-covariance", "hac", "--out",
              "{csv}"],
             "--coefficient-covariance",
+        ),
+        (
+            ["optimize", "{out}", "{data}", "--budget", "1x", "--horizon", "5",
+             "--spend-effects", "up", "--out", "{csv}"],
+            "--spend-effects",
         ),
         (["response", "{out}", "{data}", "--grid", "0,a", "--out", "{csv}"], "--grid"),
         (["response", "{out}", "{data}", "--grid", "-1,1", "--out", "{csv}"], "--grid"),

@@ -310,7 +310,7 @@ def test_intervene_returns_every_node_in_user_units(setup):
 def test_long_panels_are_worked_through_in_smaller_chunks_with_the_same_answers(monkeypatch):
     """With the memory cap on the stored decoder states so small that every chunk holds one
     shop, contributions are the same as with the default chunks."""
-    from pyro_causalmmm.decisions import scenarios
+    from pyro_causalmmm.decisions import chunks
 
     sim = simulate("sim2", n_shops=3, n_channels=3, length=30, n_graphs=1, seed=5)
     data = MarketingMixData.from_frame(sim.frame, target="gmv", context=list(sim.context_names))
@@ -318,7 +318,7 @@ def test_long_panels_are_worked_through_in_smaller_chunks_with_the_same_answers(
     mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
     cfg = co.DecisionConfig(draws=3, seed=0)
     whole = co.contributions(mmm, data, config=cfg).table
-    monkeypatch.setattr(scenarios, "PATH_BYTES", 1)
+    monkeypatch.setattr(chunks, "PATH_BYTES", 1)
     pieces = co.contributions(mmm, data, config=cfg).table
     np.testing.assert_allclose(pieces["contribution"], whole["contribution"], rtol=1e-5, atol=1e-6)
 

@@ -338,3 +338,27 @@ def test_coefficient_draws_centre_on_the_posterior_mean(fitted, covariance):
     gates = mmm.model.gates(adj[:1])[0]  # (B, D, P)
     assert torch.all(got[:, gates == 0] == 0)
     assert not torch.allclose(draws["model"].std(0), draws["robust"].std(0), rtol=0.05)
+
+
+def test_positive_spends_have_non_negative_long_run_gains(fitted):
+    """With ``positive`` spends every draw's sum of a spend's coefficients in a responder
+    that is not a spend is >= 0; gated-off columns stay 0; without it nothing changes."""
+    from pyro_causalmmm.decisions.worlds import coefficient_noise
+    from pyro_causalmmm.models.design import cause_directions
+
+    mmm, _, x, *_ = fitted
+    S, spends = 50, [0, 1, 2]
+    adj = iv.graph_draws(np.full((x.shape[0], D, D), 0.6), S, seed=4)
+    noise = coefficient_noise(6, S, x.shape[0], mmm.model)
+    free = _world(fitted, adj, coef_noise=lambda a: noise).coef
+    pos = _world(fitted, adj, coef_noise=lambda a: noise, positive=spends).coef
+    sums = torch.einsum("sbrp,cp->csbr", pos, cause_directions(mmm.model.layout, spends))
+    assert float(sums[..., 3:].min()) >= -1e-5  # responders 3 (a channel) and 4 (gmv)
+    free_sums = torch.einsum("sbrp,cp->csbr", free, cause_directions(mmm.model.layout, spends))
+    assert float(free_sums[..., 3:].min()) < 0  # the constraint binds somewhere
+    assert torch.equal(pos[..., :3, :], free[..., :3, :])  # spends' own equations: free
+    gates = mmm.model.gates(adj)
+    assert torch.all(pos[gates == 0] == 0)
+    mean = _world(fitted, adj[:1], positive=spends).coef
+    m_sums = torch.einsum("sbrp,cp->csbr", mean, cause_directions(mmm.model.layout, spends))
+    assert float(m_sums[..., 3:].min()) >= -1e-5

@@ -82,6 +82,14 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
         "sandwich of the residuals, wider where they are autocorrelated) or model "
         "(independent errors, the intervals of 0.5)",
     )
+    parser.add_argument(
+        "--spend-effects",
+        choices=("free", "positive"),
+        default="free",
+        help="prior on each spend's long-run direct effect on the nodes that are not spends: "
+        "free (default; either sign) or positive (advertising never lowers them directly, "
+        "as PyMC-Marketing, Meridian and Robyn assume; recommended for media spends)",
+    )
 
 
 def add_decision_parsers(subparsers, add_data_arguments) -> None:
@@ -188,7 +196,10 @@ def cmd_contributions(args: argparse.Namespace) -> int:
     from pyro_causalmmm.io import atomic_write
 
     config = DecisionConfig(
-        draws=args.draws, seed=args.seed, coefficient_covariance=args.coefficient_covariance
+        draws=args.draws,
+        seed=args.seed,
+        coefficient_covariance=args.coefficient_covariance,
+        spend_effects=args.spend_effects,
     )
     mmm, data = _prepare(args, [args.out])
     window = parse_window(args.window, data)
@@ -215,7 +226,10 @@ def cmd_response(args: argparse.Namespace) -> int:
     from pyro_causalmmm.io import atomic_write
 
     config = DecisionConfig(
-        draws=args.draws, seed=args.seed, coefficient_covariance=args.coefficient_covariance
+        draws=args.draws,
+        seed=args.seed,
+        coefficient_covariance=args.coefficient_covariance,
+        spend_effects=args.spend_effects,
     )
     mmm, data = _prepare(args, [args.out, args.plot])
     window = parse_window(args.window, data)
@@ -253,6 +267,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         iterations=args.iterations,
         seed=args.seed,
         coefficient_covariance=args.coefficient_covariance,
+        spend_effects=args.spend_effects,
     )
     mmm, data = _prepare(args, [args.out])
     plan = optimize_budget(mmm, data, config)

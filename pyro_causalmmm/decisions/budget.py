@@ -19,7 +19,7 @@ import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.decisions.scenarios import DRAWS
-from pyro_causalmmm.decisions.worlds import check_covariance
+from pyro_causalmmm.decisions.worlds import check_decision_options
 from pyro_causalmmm.errors import ConfigError
 
 DEFAULT_BOUNDS = (0.5, 1.5)
@@ -103,7 +103,7 @@ class BudgetConfig:
     step: first step, as a share of the widest multiplier range. A step that raises the
         objective is kept and the next one doubled; one that does not is undone and the
         step quartered (the search stops when it falls below 1e-4 of the range).
-    seed, hdi_prob, coefficient_draws, coefficient_covariance: as in
+    seed, hdi_prob, coefficient_draws, coefficient_covariance, spend_effects: as in
         :class:`pyro_causalmmm.decisions.contributions.DecisionConfig`.
     """
 
@@ -121,9 +121,10 @@ class BudgetConfig:
     coefficient_draws: bool = True
     hdi_prob: float = 0.9
     coefficient_covariance: str = "robust"
+    spend_effects: str = "free"
 
     def __post_init__(self) -> None:
-        check_covariance(self.coefficient_covariance)
+        check_decision_options(self)
         budget = _finite_float("budget", self.budget)
         if budget < 0:
             raise ConfigError(f"budget={self.budget!r} is out of range; it must be >= 0")

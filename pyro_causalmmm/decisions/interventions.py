@@ -103,6 +103,7 @@ def prepare_world(
     max_tries: int = 25,
     coef_noise: Callable[[int], torch.Tensor] | None = None,
     covariance: str = "robust",
+    positive=(),
 ) -> World:
     """Teacher-forced pass of the responders ``nodes`` (default: every node) on the observed
     values for every graph draw, the linear coefficients given each draw, and the
@@ -120,7 +121,9 @@ def prepare_world(
     (:func:`~pyro_causalmmm.decisions.worlds.coefficient_noise`); attempt -1 for the
     first pass, 0, 1, ... for redrawn draws. ``covariance`` "robust" (default) draws them
     from the sandwich posterior ``A^{-1} V A^{-1}`` of :func:`models.linear.robust_root`
-    (HAC scores of the decoder residuals), "model" from ``N(., A^{-1})``.
+    (HAC scores of the decoder residuals), "model" from ``N(., A^{-1})``. ``positive``
+    lists spend nodes whose long-run direct gain on each other responder has a prior
+    ``>= 0`` (each coefficient draw is projected onto it, ``models.linear.project_half_spaces``).
 
     ``keep`` ``(Q, D)`` bool lists the responder sets of the scenarios to be run (default:
     ``nodes``); a (draw, shop) with :func:`subsystem_radius` ``>= 1`` for any of them is
@@ -139,7 +142,7 @@ def prepare_world(
         keep_sets[0, nodes] = True
     noise = None if coef_noise is None else coef_noise(-1)
     world = _teacher_forced(
-        model, x, mask, context, adj, nodes, start, floor, ceiling, noise, covariance
+        model, x, mask, context, adj, nodes, start, floor, ceiling, noise, covariance, positive
     )
     bad = (subsystem_radius(world, keep_sets) >= 1).any(-1)  # (S, B)
     if redraw is not None and bool(bad.any()):  # own copies: the fixes are written in place
@@ -170,6 +173,7 @@ def prepare_world(
             ceiling[b_idx],
             None if coef_noise is None else coef_noise(attempt)[s_idx, b_idx][None],
             covariance,
+            positive,
         )
         world.adj[s_idx, b_idx] = fresh[0]
         world.fact[s_idx, b_idx] = part.fact[0]

@@ -53,13 +53,13 @@ from pyro_causalmmm.decisions.budget import (
     current_spend,
     project_budget,
 )
-from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world, rollout_future
-from pyro_causalmmm.decisions.scenarios import (
+from pyro_causalmmm.decisions.chunks import (
     _redraw_seed,
     coefficient_noise_source,
-    limits,
-    spend_channels,
+    positive_spends,
 )
+from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world, rollout_future
+from pyro_causalmmm.decisions.scenarios import limits, spend_channels
 from pyro_causalmmm.posterior.stats import hdi
 
 __all__ = [
@@ -109,6 +109,7 @@ class _Problem:
             redraw=redraw,
             coef_noise=coefficient_noise_source(model, config, config.draws, data.n_shops),
             covariance=config.coefficient_covariance,
+            positive=positive_spends(data, config),
         )
         last = data.context[np.arange(data.n_shops), data.lengths - 1]
         fut = mmm.future_context_tensor(data, np.repeat(last[:, None, :], M, axis=1))

@@ -17,20 +17,15 @@ import torch
 import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.decisions.interventions import (
-    ancestors,
-    counterfactual,
-    graph_draws,
-    prepare_world,
-)
-from pyro_causalmmm.decisions.worlds import check_covariance, coefficient_noise
+from pyro_causalmmm.decisions.chunks import positive_spends, world_chunks
+from pyro_causalmmm.decisions.interventions import ancestors, counterfactual, graph_draws
+from pyro_causalmmm.decisions.worlds import check_decision_options
 from pyro_causalmmm.errors import ConfigError, DataValidationError
 
 DRAWS = 20
 HDI_PROB = 0.9
 MARGINAL_STEP = 0.01
 RESPONSE_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
-PATH_BYTES = 2**29  # largest memory of one chunk's factual decoder states (``_worlds``)
 
 
 @dataclass(frozen=True)
@@ -49,6 +44,11 @@ class DecisionConfig:
         of :func:`pyro_causalmmm.models.linear.robust_root` (HAC scores of the residuals:
         lags only approximate adstock and saturation, so the residuals are autocorrelated;
         ``benchmarks/notes.md``); "model": ``A^{-1}``, independent errors (0.5).
+    spend_effects: "free" (default): a spend's coefficients have either sign; "positive":
+        its long-run direct gain on each node that is not a spend is >= 0 (each draw
+        projected there, ``models.linear.project_half_spaces``). Not the default:
+        wrong where effects can be negative (Simulation 2, random signs: Spearman 0.90 ->
+        0.72), right for media (funnels: no sign errors at ROAS > 0.5; notes.md).
     """
 
     draws: int = DRAWS
@@ -58,9 +58,10 @@ class DecisionConfig:
     rows: int = 512
     coefficient_draws: bool = True
     coefficient_covariance: str = "robust"
+    spend_effects: str = "free"
 
     def __post_init__(self) -> None:
-        check_covariance(self.coefficient_covariance)
+        check_decision_options(self)
 
         def is_int(v) -> bool:
             return not isinstance(v, bool) and isinstance(v, int | np.integer)
@@ -206,7 +207,10 @@ def scenario_gains(
     x_np = values.double().numpy()
     out = np.zeros((S, B, n_scen))
     unstable = 0
-    chunks = _worlds(model, values, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config)
+    chunks = world_chunks(
+        model, values, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config,
+        positive_spends(data, config),
+    )
     for sl, world in chunks:
         win = window[sl]
         unstable += world.unstable
@@ -221,12 +225,6 @@ def scenario_gains(
                 gain = _run(w, data, sl, x_np[sl], win, channel[ks], factor[ks], is_direct)
                 out[:, sl, ks] = gain
     return out, unstable
-
-
-def _redraw_seed(seed: int, attempt: int) -> int:
-    """Seed of the ``attempt``-th redraw of unstable graph draws (see
-    :func:`pyro_causalmmm.decisions.interventions.prepare_world`)."""
-    return int(seed) * 7919 + 104729 * (attempt + 1)
 
 
 def limits(data: MarketingMixData) -> tuple[torch.Tensor, torch.Tensor]:
@@ -310,7 +308,10 @@ def intervene(
     out = np.empty((S, B, T, D))
     model = mmm.model.eval()
     floor, ceiling = limits(data)
-    for sl, world in _worlds(model, x, mask, ctx, adj, win, floor, ceiling, keep, p_edge, config):
+    pos = positive_spends(data, config)
+    for sl, world in world_chunks(
+        model, x, mask, ctx, adj, win, floor, ceiling, keep, p_edge, config, pos
+    ):
         do_mask = np.zeros((1, *user[sl].shape), dtype=bool)
         do_mask[0, ..., c] = win[sl]
         x_np = x[sl].double().numpy()
@@ -340,61 +341,3 @@ def intervene(
         name="counterfactual",
         attrs={"channel": channel, "hdi_prob": config.hdi_prob},
     )
-
-
-# ----------------------------------------------------------------------------- results
-
-
-def coefficient_noise_source(model, config, draws: int, shops: int):
-    """``noise(attempt) -> (draw, shop, node, P)`` for :func:`prepare_world`'s coefficient
-    draws over all ``shops`` (None when ``config.coefficient_draws`` is off); seeded from
-    ``config.seed`` on a stream of its own (not the graph draws' stream)."""
-    if not getattr(config, "coefficient_draws", True) or model.config.linear_lags == 0:
-        return None
-    first = coefficient_noise(config.seed + 10_000_019, draws, shops, model)
-
-    def noise(attempt: int) -> torch.Tensor:
-        if attempt < 0:
-            return first
-        return coefficient_noise(
-            _redraw_seed(config.seed, attempt) + 10_000_019, draws, shops, model
-        )
-
-    return noise
-
-
-def _worlds(model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config):
-    """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
-    world prepared from its chunk's first window step; unstable graph draws are redrawn
-    with seeds derived from ``config.seed``. ``adj`` ``(draw, shop, cause, effect)``,
-    ``window`` ``(shop, time)`` bool. A chunk also keeps its factual decoder states
-    (``World.h_path``, ``S x T x D x hidden`` floats per shop) under ``PATH_BYTES``, so
-    long daily panels are worked through in fewer shops at a time."""
-    S, B = adj.shape[0], x.shape[0]
-    per_shop = 4 * S * (x.shape[1] + 1) * x.shape[2] * model.decoder.hidden
-    shop_chunk = max(1, min(config.rows // S, PATH_BYTES // per_shop))
-    noise = coefficient_noise_source(model, config, S, B)
-    for lo in range(0, B, shop_chunk):
-        sl = slice(lo, min(lo + shop_chunk, B))
-        start = int(np.flatnonzero(window[sl].any(0))[0])
-
-        def redraw(attempt: int, sl=sl) -> torch.Tensor:
-            return graph_draws(p_edge, S, _redraw_seed(config.seed, attempt))[:, sl]
-
-        yield (
-            sl,
-            prepare_world(
-                model,
-                x[sl],
-                mask[sl],
-                ctx[sl],
-                adj[:, sl],
-                start=start,
-                floor=floor[sl],
-                ceiling=ceiling[sl],
-                keep=keep,
-                redraw=redraw,
-                coef_noise=None if noise is None else (lambda a, sl=sl: noise(a)[:, sl]),
-                covariance=config.coefficient_covariance,
-            ),
-        )

@@ -17,22 +17,27 @@ import torch
 from pyro_causalmmm.decisions.stepping import step_subset
 from pyro_causalmmm.errors import ConfigError
 from pyro_causalmmm.models.decoder import saturate
+from pyro_causalmmm.models.design import cause_directions
 from pyro_causalmmm.models.linear import (
     gated_moments,
     posterior_precision,
+    project_half_spaces,
     robust_root,
 )
 
-# covariance of the coefficient draws (DecisionConfig.coefficient_covariance)
+# covariance of the coefficient draws and the sign prior of spends' effects
+# (DecisionConfig.coefficient_covariance, DecisionConfig.spend_effects)
 COVARIANCES = ("robust", "model")
+SPEND_EFFECTS = ("positive", "free")
 
 
-def check_covariance(value) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is one of :data:`COVARIANCES`."""
-    if value not in COVARIANCES:
-        raise ConfigError(
-            f"coefficient_covariance={value!r} is not known; use one of {', '.join(COVARIANCES)}"
-        )
+def check_decision_options(config) -> None:
+    """Raise :class:`ConfigError` unless ``config.coefficient_covariance`` is one of
+    :data:`COVARIANCES` and ``config.spend_effects`` one of :data:`SPEND_EFFECTS`."""
+    for name, known in (("coefficient_covariance", COVARIANCES), ("spend_effects", SPEND_EFFECTS)):
+        value = getattr(config, name)
+        if value not in known:
+            raise ConfigError(f"{name}={value!r} is not known; use one of {', '.join(known)}")
 
 
 def graph_draws(p_edge: np.ndarray, draws: int, seed: int) -> torch.Tensor:
@@ -234,14 +239,18 @@ def coefficient_noise(seed: int, draws: int, shops: int, model) -> torch.Tensor:
 @torch.no_grad()
 def _teacher_forced(
     model, x, mask, context, adj, nodes, start, floor, ceiling, coef_noise=None,
-    covariance="robust",
+    covariance="robust", positive=(),
 ) -> World:
     """The world of :func:`prepare_world` for given draws ``adj`` (no stability check).
     ``coef_noise`` None: the linear coefficients at their conditional posterior mean; a
     tensor ``(S, B, D, P)`` (:func:`coefficient_noise`): one draw of them per graph draw
     from that posterior, whose covariance is the robust sandwich
     (:func:`models.linear.robust_root`) for ``covariance="robust"`` or the model's
-    ``A^{-1}`` for ``"model"``."""
+    ``A^{-1}`` for ``"model"``. ``positive``: node indices (spends) whose long-run direct
+    gain on every other responder (the sum of its coefficients there,
+    :func:`models.design.cause_directions`) must be ``>= 0``: each draw (or the mean) is
+    projected onto that set in the posterior's metric
+    (:func:`models.linear.project_half_spaces`)."""
     cfg = model.config
     dec = model.decoder
     S = adj.shape[0]
@@ -287,15 +296,26 @@ def _teacher_forced(
     A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
     chol = torch.linalg.cholesky(A)
     beta = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
+    cov = None
     if coef_noise is not None and covariance == "robust":  # A^{-1} R eps, see robust_root
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         e = resid - torch.einsum("btp,sbrp->sbtr", X, gates * beta) * w[None, ..., None]
         root = robust_root(X, e, w, gates, sigma, cfg.linear_prior_scale)
         beta = beta + torch.cholesky_solve(root @ eps[..., None], chol)[..., 0]
+        if positive:
+            half = torch.cholesky_solve(root, chol)  # A^{-1} R
+            cov = half @ half.transpose(-1, -2)
     elif coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         upper = chol.transpose(-1, -2)
         beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
+    if positive:  # each spend's long-run direct gain on a responder >= 0 (a prior)
+        spends = torch.as_tensor(sorted(int(i) for i in positive))
+        rows = ~torch.isin(nodes, spends)  # (R,) the responders that are not spends
+        dirs = cause_directions(model.layout, spends).to(beta.dtype)  # (C, P)
+        dirs = dirs[:, None, None, None, :] * gates[None] * rows[:, None].to(beta.dtype)
+        cov = torch.cholesky_inverse(chol) if cov is None else cov
+        beta = project_half_spaces(beta, cov, dirs)
     coef = gates * beta
     fact = mean + torch.einsum("btp,sbrp->sbtr", X, coef)
     exog = None

@@ -130,7 +130,60 @@ def test_decision_configs_check_the_covariance_name():
 
     assert DecisionConfig().coefficient_covariance == "robust"
     assert BudgetConfig(budget=1.0).coefficient_covariance == "robust"
+    assert DecisionConfig().spend_effects == "free" == BudgetConfig(budget=1.0).spend_effects
     for make in (DecisionConfig, lambda **kw: BudgetConfig(budget=1.0, **kw)):
         assert make(coefficient_covariance="model").coefficient_covariance == "model"
+        assert make(spend_effects="positive").spend_effects == "positive"
         with pytest.raises(ConfigError, match="coefficient_covariance"):
             make(coefficient_covariance="sandwich")
+        with pytest.raises(ConfigError, match="spend_effects"):
+            make(spend_effects="negative")
+
+
+def test_projection_onto_half_spaces_solves_the_constrained_least_squares():
+    """Correlated directions: the projection satisfies every constraint, is the KKT point of
+    min (b - beta)^T cov^-1 (b - beta) s.t. A b >= 0, leaves feasible draws alone and
+    matches a brute-force search over the active sets."""
+    import itertools
+
+    from pyro_causalmmm.models.linear import project_half_spaces
+
+    gen = torch.Generator().manual_seed(0)
+    P, n = 4, 300
+    L = torch.randn(P, P, generator=gen, dtype=torch.float64) + 2 * torch.eye(P)
+    cov = L @ L.T
+    A = torch.tensor([[1.0, 1.0, 0, 0], [0, 1.0, 1.0, 0], [0, 0, 0, 1.0]], dtype=torch.float64)
+    beta = torch.randn(n, P, generator=gen, dtype=torch.float64) * 2
+    out = project_half_spaces(beta, cov.expand(n, P, P), A[:, None].expand(3, n, P), sweeps=200)
+    assert float((out @ A.T).min()) >= -1e-8
+    inside = ((beta @ A.T) >= 0).all(-1)
+    assert torch.allclose(out[inside], beta[inside])
+    prec = torch.linalg.inv(cov)
+    for i in range(20):  # brute force: the best feasible point over every active set
+        best, best_val = None, float("inf")
+        for k in range(4):
+            for act in itertools.combinations(range(3), k):
+                Aa = A[list(act)]
+                if k:
+                    lam = torch.linalg.solve(Aa @ cov @ Aa.T, -(Aa @ beta[i]))
+                    cand = beta[i] + cov @ Aa.T @ lam
+                else:
+                    cand = beta[i]
+                if float((A @ cand).min()) < -1e-9:
+                    continue
+                val = float((cand - beta[i]) @ prec @ (cand - beta[i]))
+                if val < best_val:
+                    best, best_val = cand, val
+        assert torch.allclose(out[i], best, atol=1e-6)
+    zero = torch.zeros(1, 5, P, dtype=torch.float64)
+    assert torch.equal(project_half_spaces(beta[:5], cov.expand(5, P, P), zero), beta[:5])
+
+
+def test_cause_directions_mark_every_column_of_a_cause():
+    from pyro_causalmmm.models.design import DesignLayout, cause_directions
+
+    lay = DesignLayout(n_nodes=4, lags=2, same=(0, 2), n_exog=3, rank=(0, 1, 0, 2))
+    d = cause_directions(lay, [0, 2])
+    assert d.shape == (2, lay.width)
+    assert d[0].nonzero().flatten().tolist() == [0, 1, lay.same_slice.start]
+    assert d[1].nonzero().flatten().tolist() == [4, 5, lay.same_slice.start + 1]

@@ -1,0 +1,90 @@
+"""The worlds a decision runs on, chunk by chunk: the seeds of redrawn graph draws, the
+noise behind the coefficient draws, the spends with a non-negative prior, and
+:func:`world_chunks`, which prepares one :class:`~pyro_causalmmm.decisions.worlds.World`
+per chunk of shops (shared by contributions, response curves, `intervene` and the
+optimizer).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from pyro_causalmmm.data import MarketingMixData
+from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world
+from pyro_causalmmm.decisions.worlds import coefficient_noise
+
+PATH_BYTES = 2**29  # largest memory of one chunk's factual decoder states (world_chunks)
+
+
+def _redraw_seed(seed: int, attempt: int) -> int:
+    """Seed of the ``attempt``-th redraw of unstable graph draws (see
+    :func:`pyro_causalmmm.decisions.interventions.prepare_world`)."""
+    return int(seed) * 7919 + 104729 * (attempt + 1)
+
+
+
+def coefficient_noise_source(model, config, draws: int, shops: int):
+    """``noise(attempt) -> (draw, shop, node, P)`` for :func:`prepare_world`'s coefficient
+    draws over all ``shops`` (None when ``config.coefficient_draws`` is off); seeded from
+    ``config.seed`` on a stream of its own (not the graph draws' stream)."""
+    if not getattr(config, "coefficient_draws", True) or model.config.linear_lags == 0:
+        return None
+    first = coefficient_noise(config.seed + 10_000_019, draws, shops, model)
+
+    def noise(attempt: int) -> torch.Tensor:
+        if attempt < 0:
+            return first
+        return coefficient_noise(
+            _redraw_seed(config.seed, attempt) + 10_000_019, draws, shops, model
+        )
+
+    return noise
+
+
+def positive_spends(data: MarketingMixData, config) -> list[int]:
+    """Node indices of the spends whose effects have a non-negative prior (all of them with
+    ``config.spend_effects == "positive"``, none with "free")."""
+    if getattr(config, "spend_effects", "free") != "positive":
+        return []
+    return [data.node_names.index(c) for c in data.spend_names]
+
+
+def world_chunks(
+    model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config, positive=()
+):
+    """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
+    world prepared from its chunk's first window step; unstable graph draws are redrawn
+    with seeds derived from ``config.seed``. ``adj`` ``(draw, shop, cause, effect)``,
+    ``window`` ``(shop, time)`` bool. A chunk also keeps its factual decoder states
+    (``World.h_path``, ``S x T x D x hidden`` floats per shop) under ``PATH_BYTES``, so
+    long daily panels are worked through in fewer shops at a time."""
+    S, B = adj.shape[0], x.shape[0]
+    per_shop = 4 * S * (x.shape[1] + 1) * x.shape[2] * model.decoder.hidden
+    shop_chunk = max(1, min(config.rows // S, PATH_BYTES // per_shop))
+    noise = coefficient_noise_source(model, config, S, B)
+    for lo in range(0, B, shop_chunk):
+        sl = slice(lo, min(lo + shop_chunk, B))
+        start = int(np.flatnonzero(window[sl].any(0))[0])
+
+        def redraw(attempt: int, sl=sl) -> torch.Tensor:
+            return graph_draws(p_edge, S, _redraw_seed(config.seed, attempt))[:, sl]
+
+        yield (
+            sl,
+            prepare_world(
+                model,
+                x[sl],
+                mask[sl],
+                ctx[sl],
+                adj[:, sl],
+                start=start,
+                floor=floor[sl],
+                ceiling=ceiling[sl],
+                keep=keep,
+                redraw=redraw,
+                coef_noise=None if noise is None else (lambda a, sl=sl: noise(a)[:, sl]),
+                covariance=config.coefficient_covariance,
+                positive=positive,
+            ),
+        )
