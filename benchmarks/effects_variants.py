@@ -68,6 +68,7 @@ SCORES = (
     ("median_abs_log_ratio", "median abs(log(est / true))", "{:.2f}"),
     ("coverage", "90% HDI coverage", "{:.0%}"),
     ("sign_errors", "sign errors", "{:.1f}"),
+    ("sign_errors_roas", "sign errors where true ROAS > 0.5", "{:.1f}"),
     ("null_hdi_has_0", "no-effect HDI has 0", "{:.0%}"),
     ("indirect_share_est", "indirect share (est)", "{:.0%}"),
     ("indirect_share_true", "indirect share (true)", "{:.0%}"),
@@ -90,10 +91,14 @@ def main(argv=None) -> int:
     ap.add_argument("--funnels", default="daily,weekly")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--out", default=str(HERE / "effects_variants"))
+    ap.add_argument("--rows-from", default=None,
+                    help="rebuild the table from the rows of a previous run's JSON (no fits)")
+    ap.add_argument("--rows-version", default=None,
+                    help="code version of --rows-from rows that do not carry one")
     args = ap.parse_args(argv)
     funnels, variants = args.funnels.split(","), args.variants.split(",")
-    rows = []
-    for funnel in funnels:
+    rows = json.loads(Path(args.rows_from).read_text()) if args.rows_from else []
+    for funnel in funnels if not args.rows_from else ():
         for seed in args.seeds:
             done = {}
             for v in variants:
@@ -104,12 +109,15 @@ def main(argv=None) -> int:
                 else:
                     r = run(funnel, seed, over, decision)
                 done[v] = r
-                rows.append({"funnel": funnel, "seed": seed, "variant": v, **r})
+                rows.append({"funnel": funnel, "seed": seed, "variant": v,
+                             "code_version": code_version(), **r})
                 print(funnel, seed, v, {k: r[k] for k, _, _ in SCORES if k in r}, flush=True)
+    versions = ", ".join(sorted({r.get("code_version") or args.rows_version or "unknown"
+                                 for r in rows}))
     lines = [
         "# Channel effects by response model (CausalMMM variants)",
         "",
-        f"Code version {code_version()}; seeds {args.seeds}; the draws, truth and scores of "
+        f"Code version {versions}; seeds {args.seeds}; the draws, truth and scores of "
         "`benchmarks/effects.py` (full sizes, every shop scored; real pairs for the effect "
         "sizes). Mean over seeds. Command: `python benchmarks/effects_variants.py "
         + " ".join(argv or sys.argv[1:]) + "`.",

@@ -480,8 +480,16 @@ def effects_lines(quick: bool) -> list[str]:
         "same shops; means over seeds (sd, per-seed rows, direct / indirect split and the "
         "PyMC-Marketing settings and diagnostics are there). PyMC-Marketing's contributions "
         "are >= 0 by construction, so its 0 sign errors and 0% of no-effect HDIs at 0 are "
-        "not evidence.", "", *res["summary_md"], "",
+        "not evidence.", "", *res["summary_md"], "", *heldout_lines(res),
     ]
+
+
+def heldout_lines(res: dict) -> list[str]:
+    """The further draws' compact table of ``effects.md`` (seeds 3-8), if it has rows."""
+    from effects import heldout_section
+
+    section = heldout_section(res.get("heldout") or {})
+    return ["#" + line if line.startswith("## ") else line for line in section]
 
 
 def main(argv=None) -> int:
