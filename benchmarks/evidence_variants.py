@@ -36,6 +36,11 @@ from robustness import draw, families  # noqa: E402
 # name -> (ModelConfig overrides, what it tests)
 VARIANTS = {
     "default": ({}, "the library's defaults"),
+    "edge_rates": (
+        {"edge_rates": "edge"},
+        "the two-group model's edge rate per (cause, effect) pair across shops, shrunk to "
+        "the effect node's",
+    ),
     "lagged_only": ({"same_period": "off"}, "no same-period columns (weekly data)"),
     "spends_only": (
         {"same_period": "on"},

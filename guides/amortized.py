@@ -64,6 +64,9 @@ class AmortizedGraphGuide(nn.Module):
             curve = torch.tensor(calibration.log_odds_curve(default), dtype=torch.float64)
             self.register_buffer("curve", curve)  # (effect, grid), saved with the weights
             self.register_buffer("edge_rate", torch.tensor(default["rate"]))
+            # log-odds of each (cause, effect) pair's own rate against its effect's
+            # (ModelConfig.edge_rates = "edge"; zeros: the rate per effect node)
+            self.register_buffer("edge_offset", torch.zeros(n_nodes, n_nodes, dtype=torch.float64))
         else:
             self.stat_lags = max(config.linear_lags, 1)
             n_stats = self.stat_lags + 1 if config.encoder_lag_features else 0
@@ -153,16 +156,27 @@ class AmortizedGraphGuide(nn.Module):
         effect = torch.arange(D).expand(D, D)[off]  # (edge,) column index = effect node
         vals = z[:, off].double().cpu().numpy().reshape(-1)
         groups = effect.expand(z.shape[0], -1).reshape(-1).numpy()
+        pair = torch.arange(D * D).reshape(D, D)[off]  # cause * D + effect
+        pairs = pair.expand(z.shape[0], -1).reshape(-1).numpy()
+        per_pair = getattr(self.config, "edge_rates", "effect") == "edge"
         if vals.size < calibration.MIN_EDGES:
             # too few edges to learn a null and an edge rate (one shop, one channel): the
             # theoretical null N(0, 1), a generic alternative, the prior edge probability
             return {**self._default_params(), "note": "too few edges: prior curve kept"}
         params = calibration.fit_two_group(
-            vals, groups, D, components=self.config.evidence_components
+            vals, groups, D, components=self.config.evidence_components,
+            edge=pairs if per_pair else None, n_edges=D * D,
         )
         curve = torch.tensor(calibration.log_odds_curve(params), dtype=torch.float64)
         self.curve.copy_(curve.to(self.curve.device))
         self.edge_rate.copy_(torch.as_tensor(params["rate"], dtype=torch.float64))
+        offset = torch.zeros(D, D, dtype=torch.float64)
+        if per_pair:
+            pair_rate = torch.as_tensor(params["edge_rate"], dtype=torch.float64).reshape(D, D)
+            rate = torch.as_tensor(params["rate"], dtype=torch.float64)[None, :]  # by effect
+            offset = torch.logit(pair_rate) - torch.logit(rate)
+            offset.fill_diagonal_(0.0)
+        self.edge_offset.copy_(offset.to(self.edge_offset.device))
         return params
 
     def edge_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -171,7 +185,8 @@ class AmortizedGraphGuide(nn.Module):
             return self.encoder(x, mask, *self.edge_stats(x, mask))
         feats, _, z = self._evidence(x, mask)
         enc = self.encoder
-        base = calibration.apply_curve(z, self.curve)[:, enc.cause, enc.effect].to(x.dtype)
+        base = calibration.apply_curve(z, self.curve) + self.edge_offset.to(z.device)
+        base = base[:, enc.cause, enc.effect].to(x.dtype)
         bound = self.config.correction_bound
         if bound == 0:
             return base

@@ -105,11 +105,15 @@ def fit_two_group(
     components: int = 2,
     strength: float = 20.0,
     iterations: int = 300,
+    edge: np.ndarray | None = None,
+    n_edges: int = 0,
 ) -> dict:
     """:func:`fit_two_group_df` for every null tail weight in ``NULL_DFS``; returns the fit
     of highest likelihood."""
     fits = [
-        fit_two_group_df(z, group, n_groups, df, components, strength, iterations)
+        fit_two_group_df(
+            z, group, n_groups, df, components, strength, iterations, edge, n_edges
+        )
         for df in NULL_DFS
     ]
     return max(fits, key=lambda f: f["loglik"])
@@ -123,9 +127,17 @@ def fit_two_group_df(
     components: int = 2,
     strength: float = 20.0,
     iterations: int = 300,
+    edge: np.ndarray | None = None,
+    n_edges: int = 0,
 ) -> dict:
     """Fit the two-group model of the module docstring by EM, the null a Student-t with
     ``df`` degrees of freedom (EM with its latent precision weights).
+
+    With ``edge`` ``(edge,)`` int (the same (cause, effect) pair in every shop, ``n_edges``
+    pairs, each inside one group) the rate is a third level deep: per pair,
+    ``pi_e ~ Beta(k pi1_j, k (1 - pi1_j))`` around its group's rate, so a pair that is
+    present in most shops (the same funnel step everywhere) lifts its weak-evidence edges
+    and one that is rarely present lowers them. Returned as ``edge_rate`` ``(n_edges,)``.
 
     Args:
         z: ``(edge,)`` z-scores of every off-diagonal edge of every training shop.
@@ -156,12 +168,19 @@ def fit_two_group_df(
     weights = np.full(components, 1.0 / components)
     global_rate = 0.2
     rate = np.full(n_groups, global_rate)
+    if edge is not None:
+        edge = np.asarray(edge, dtype=np.int64)
+        edge_counts = np.bincount(edge, minlength=n_edges).astype(np.float64)
+        edge_group = np.zeros(n_edges, dtype=np.int64)
+        edge_group[edge] = group
+    edge_rate = None
     prev = -np.inf
     for _ in range(iterations):
         # E step: responsibilities of the null and of each alternative component
-        log0 = np.log1p(-rate[group]) + _t_logpdf(z, mu0, sd0, df)  # (E,)
+        r_each = rate[group] if edge_rate is None else edge_rate[edge]
+        log0 = np.log1p(-r_each) + _t_logpdf(z, mu0, sd0, df)  # (E,)
         logk = (
-            np.log(rate[group])[:, None]
+            np.log(r_each)[:, None]
             + np.log(weights)[None]
             + _normal_logpdf(z[:, None], mus[None], sds[None])
         )  # (E, K)
@@ -177,6 +196,12 @@ def fit_two_group_df(
         a, b = strength * global_rate, strength * (1 - global_rate)
         rate = (np.bincount(group, weights=r1, minlength=n_groups) + a) / (counts + a + b)
         rate = np.clip(rate, 1e-4, 1 - 1e-4)
+        if edge is not None:
+            ea, eb = strength * rate[edge_group], strength * (1 - rate[edge_group])
+            edge_rate = (np.bincount(edge, weights=r1, minlength=n_edges) + ea) / (
+                edge_counts + ea + eb
+            )
+            edge_rate = np.clip(edge_rate, 1e-4, 1 - 1e-4)
         u = 1.0 if not np.isfinite(df) else (df + 1) / (df + ((z - mu0) / sd0) ** 2)
         w0 = r0.sum()
         mu0 = float((r0 * u * z).sum() / (r0 * u).sum())
@@ -199,6 +224,7 @@ def fit_two_group_df(
         "sds": sds,
         "rate": rate,
         "global_rate": global_rate,
+        "edge_rate": edge_rate,
     }
 
 

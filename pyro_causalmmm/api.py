@@ -384,13 +384,13 @@ class CausalMMM:
             raise ModelFileError(f"cannot load model from {directory}: {exc!r}") from exc
         self._build(len(self.node_names), len(self.context_names))
         model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
-        # a 0.1 model has no learned graph prior: its prior was the fixed prior_edge_prob
+        # older models: no learned graph prior (0.1), no per-pair edge_offset (before 0.6)
         model_state.setdefault("prior_logits", self.model.prior_logits.clone())
+        guide_state = {k: v for k, v in self.guide.state_dict().items() if k == "edge_offset"}
+        guide_state.update({k[6:]: v for k, v in state.items() if k.startswith("guide.")})
         try:
             self.model.load_state_dict(model_state)
-            self.guide.load_state_dict(
-                {k[6:]: v for k, v in state.items() if k.startswith("guide.")}
-            )
+            self.guide.load_state_dict(guide_state)
         except RuntimeError as exc:  # shapes or names differ: another version's networks
             raise ModelFileError(
                 f"cannot load model from {directory}: it was saved by pyro_causalmmm "

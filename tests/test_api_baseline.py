@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
-from pyro_causalmmm.errors import DataValidationError
+from pyro_causalmmm.errors import ConfigError, DataValidationError
 from pyro_causalmmm.simulate.funnel import simulate_funnel_daily, simulate_funnel_weekly
 
 
@@ -125,3 +125,32 @@ def test_a_weekly_model_saved_by_0_4_loads_with_spends_only_columns(tmp_path):
     assert back.config.same_period == "on" and back.same_period_rank == []
     assert back.model.layout.depth == 1 and back.model.layout.same == mmm.model.layout.same
     np.testing.assert_allclose(back.predict_one_step(data), mmm.predict_one_step(data))
+
+
+def test_a_model_saved_by_0_5_loads_with_one_edge_rate_per_effect(tmp_path):
+    """0.5 had no per-pair edge rates: no ``edge_offset`` in its weights, no ``edge_rates``
+    in its config. It loads as "effect" with zero offsets and the same edge probabilities."""
+    import json
+
+    data = _data(True)
+    mmm = CausalMMM(ModelConfig(hidden=8, edge_rates="effect"))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
+    mmm.save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["config"].pop("edge_rates")
+    meta["version"] = "0.5.0"
+    meta_path.write_text(json.dumps(meta))
+    weights = tmp_path / "m" / "weights.pt"
+    state = torch.load(weights, weights_only=True)
+    state.pop("guide.edge_offset")
+    torch.save(state, weights)
+    back = CausalMMM.load(tmp_path / "m")
+    assert back.config.edge_rates == "effect"
+    assert torch.all(back.guide.edge_offset == 0)
+    np.testing.assert_allclose(
+        back.edge_probability_array(data), mmm.edge_probability_array(data), rtol=1e-6
+    )
+    assert ModelConfig().edge_rates == "edge"
+    with pytest.raises(ConfigError, match="edge_rates"):
+        ModelConfig(edge_rates="pair")

@@ -204,3 +204,49 @@ def test_guide_tests_edges_into_responders_on_the_advanced_design():
     assert z_f[:, 2, 3].min() > 5, z_f[:, 2, 3]
     assert z_on[:, 2, 3].max() < 3.5, z_on[:, 2, 3]
     assert z_on[:, 1, 2].abs().max() < 3.5 and z_f[:, 1, 2].abs().max() < 3.5
+
+
+def test_pair_rates_follow_how_often_each_pair_is_an_edge():
+    """Three (cause, effect) pairs in one effect group, present in 90%, 30% and 2% of the
+    edges: per-pair rates recover each, the effect rate stays their mixture, and where the
+    evidence is weak (z = 1.5) the pair that is usually present gets the higher odds."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    pair = np.repeat(np.arange(3), n)
+    truth = rng.random(3 * n) < np.array([0.9, 0.3, 0.02])[pair]
+    z = np.where(truth, rng.normal(3.0, 1.5, 3 * n), rng.normal(0.0, 1.0, 3 * n))
+    group = np.zeros(3 * n, dtype=np.int64)
+    params = calibration.fit_two_group(z, group, 1, components=1, edge=pair, n_edges=3)
+    np.testing.assert_allclose(params["edge_rate"], [0.9, 0.3, 0.02], atol=0.04)
+    assert abs(params["rate"][0] - truth.mean()) < 0.04
+    plain = calibration.fit_two_group(z, group, 1, components=1)
+    assert plain["edge_rate"] is None
+    curve = calibration.log_odds_curve(params)[0]
+    at = int(np.searchsorted(calibration.z_grid(), 1.5))
+    offsets = np.log(params["edge_rate"] / (1 - params["edge_rate"])) - np.log(
+        params["rate"][0] / (1 - params["rate"][0]))
+    odds = curve[at] + offsets
+    assert odds[0] > odds[1] > odds[2]
+    # calibrated per pair: the mean probability of each pair's edges is its true rate
+    p = 1 / (1 + np.exp(-(np.interp(z, calibration.z_grid(), curve) + offsets[pair])))
+    for k in range(3):
+        assert abs(p[pair == k].mean() - truth[pair == k].mean()) < 0.03
+
+
+def test_guide_stores_pair_offsets_only_with_pair_rates():
+    from pyro_causalmmm import ModelConfig
+    from pyro_causalmmm.guides.amortized import AmortizedGraphGuide
+
+    torch.manual_seed(0)
+    x = torch.randn(12, 60, 4)
+    x[:, 1:, 3] += 0.8 * x[:, :-1, 0]  # 0 -> 3 in every shop
+    mask = torch.ones(12, 60, dtype=torch.bool)
+    for mode in ("effect", "edge"):
+        guide = AmortizedGraphGuide(ModelConfig(hidden=8, edge_rates=mode), 4)
+        guide.calibrate(x, mask)
+        off = guide.edge_offset
+        assert off.shape == (4, 4) and torch.all(off.diagonal() == 0)
+        if mode == "effect":
+            assert torch.all(off == 0)
+        else:
+            assert off[0, 3] > 0 and off[1, 3] < 0  # a pair present everywhere / nowhere
