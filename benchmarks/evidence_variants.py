@@ -36,10 +36,10 @@ from robustness import draw, families  # noqa: E402
 # name -> (ModelConfig overrides, what it tests)
 VARIANTS = {
     "default": ({}, "the library's defaults"),
-    "edge_rates": (
-        {"edge_rates": "edge"},
-        "the two-group model's edge rate per (cause, effect) pair across shops, shrunk to "
-        "the effect node's",
+    "effect_rates": (
+        {"edge_rates": "effect"},
+        "one edge rate per effect node in the two-group model (0.5; the default learns one "
+        "per (cause, effect) pair across shops, shrunk to its effect node's)",
     ),
     "lagged_only": ({"same_period": "off"}, "no same-period columns (weekly data)"),
     "spends_only": (
