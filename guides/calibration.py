@@ -20,7 +20,9 @@ Pure functions (no learned weights, no Pyro); the guide stores the fitted curve.
    over-confident) and ``f1`` a mixture of ``K`` Gaussians to the right of the null. The
    edge rate ``pi1_j`` is per effect node ``j`` with a ``Beta(k pi1, k (1 - pi1))``
    hyperprior around the global rate (shrinkage: a node with few edges borrows from the
-   rest). Fitted by EM (MAP for the rates). The posterior edge probability is
+   rest), and optionally (the guide's default since 0.6) one level deeper, per (cause,
+   effect) pair across the shops, ``pi_ij ~ Beta(k pi1_j, k (1 - pi1_j))``. Fitted by EM
+   (MAP for the rates). The posterior edge probability is
    ``pi1_j f1(z) / (pi0_j f0(z) + pi1_j f1(z))`` (one minus the local false discovery rate).
 3. **Monotone by construction.** The log-odds curve is tabulated on a grid of z and made
    non-decreasing by a running minimum from the right (a wide alternative would otherwise

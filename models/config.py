@@ -56,7 +56,7 @@ class ModelConfig:
         against the full lag model). Used by the guide's features only.
     calibrate_edges: the guide's edge logits are the empirical-Bayes posterior log-odds of
         each edge's lag-test z-score (``guides.calibration``: a two-group model with an
-        estimated null and a learned edge rate per effect node, fitted across the training
+        estimated null and learned edge rates (``edge_rates``), fitted across the training
         shops before SVI), plus the NRI encoder's correction bounded by
         ``correction_bound``; the model's graph prior takes the learned rates (a
         hierarchical prior on edge density instead of the fixed ``prior_edge_prob``).

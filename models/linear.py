@@ -320,14 +320,19 @@ def robust_root(
     n = w.sum(-1)  # (shop,)
     M = score_covariance(X, resid, gates, n=n[:, None])
     c = n[:, None] / (n[:, None] - gates.sum(-1)).clamp_min(1.0)  # (..., shop, effect)
-    gg = gates[..., :, None] * gates[..., None, :]
-    hac = gg * M * (c / sigma**4)[..., None, None]
-    xtx = (X * w[..., None]).transpose(1, 2) @ X  # (shop, P, P)
-    model = gg * xtx[:, None] / (sigma**2)[..., None, None]  # G^T G / sigma^2
-    lam, Q = torch.linalg.eigh((hac - model).double())  # float32 eigh fails on the zero rows
-    V = model + ((Q * lam.clamp_min(0.0)[..., None, :]) @ Q.transpose(-1, -2)).to(model.dtype)
+    # float64 from here: float32 eigh fails on the gated-off zero rows, and in float32 the
+    # rounding of G^T G / sigma^2 (1e6 and more where sigma is small) can exceed I / s^2
+    # along collinear columns (a geo panel's impressions that copy its spend), so the
+    # Cholesky below failed; the root returns in the input's dtype
+    gg = (gates[..., :, None] * gates[..., None, :]).double()
+    s2 = sigma.double() ** 2
+    hac = gg * M.double() * (c.double() / s2**2)[..., None, None]
+    xtx = (X.double() * w.double()[..., None]).transpose(1, 2) @ X.double()  # (shop, P, P)
+    model = gg * xtx[:, None] / s2[..., None, None]  # G^T G / sigma^2
+    lam, Q = torch.linalg.eigh(hac - model)
+    V = model + (Q * lam.clamp_min(0.0)[..., None, :]) @ Q.transpose(-1, -2)
     eye = torch.eye(V.shape[-1], dtype=V.dtype, device=V.device)
-    return torch.linalg.cholesky(V + eye / prior_scale**2)
+    return torch.linalg.cholesky(V + eye / prior_scale**2).to(X.dtype)
 
 
 def project_half_spaces(

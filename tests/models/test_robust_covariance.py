@@ -187,3 +187,18 @@ def test_cause_directions_mark_every_column_of_a_cause():
     assert d.shape == (2, lay.width)
     assert d[0].nonzero().flatten().tolist() == [0, 1, lay.same_slice.start]
     assert d[1].nonzero().flatten().tolist() == [4, 5, lay.same_slice.start + 1]
+
+
+def test_robust_root_survives_collinear_columns_and_large_scores():
+    """Collinear columns (impressions that copy a spend), a small sigma and persistent
+    residuals far above it: assembled in float32 the root's Cholesky failed here (and on
+    Meridian's geo panel in notebook 05); it is assembled in float64."""
+    gen = torch.Generator().manual_seed(2)
+    S, B, T, R, P = 3, 4, 150, 3, 12
+    X = torch.randn(B, T, P, generator=gen)
+    X[..., 1] = X[..., 0] + 1e-3 * torch.randn(B, T, generator=gen)
+    X[..., -1] = 1.0
+    e = torch.cumsum(torch.randn(S, B, T, R, generator=gen), 2) * 0.1
+    gates = torch.ones(S, B, R, P)
+    root = robust_root(X, e, torch.ones(B, T), gates, torch.full((R,), 1e-3), 1.0)
+    assert root.dtype == torch.float32 and torch.isfinite(root).all()
