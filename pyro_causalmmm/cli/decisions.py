@@ -86,7 +86,7 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
         "--spend-effects",
         choices=("free", "positive"),
         default="free",
-        help="prior on each spend's long-run direct effect on the nodes that are not spends: "
+        help="constraint on each spend's long-run direct effect on the nodes that are not spends: "
         "free (default; either sign) or positive (advertising never lowers them directly, "
         "as PyMC-Marketing, Meridian and Robyn assume; recommended for media spends)",
     )

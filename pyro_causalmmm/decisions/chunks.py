@@ -1,5 +1,5 @@
 """The worlds a decision runs on, chunk by chunk: the seeds of redrawn graph draws, the
-noise behind the coefficient draws, the spends with a non-negative prior, and
+noise behind the coefficient draws, the spends whose effects are held >= 0, and
 :func:`world_chunks`, which prepares one :class:`~pyro_causalmmm.decisions.worlds.World`
 per chunk of shops (shared by contributions, response curves, `intervene` and the
 optimizer).
@@ -43,9 +43,9 @@ def coefficient_noise_source(model, config, draws: int, shops: int):
 
 
 def positive_spends(data: MarketingMixData, config) -> list[int]:
-    """Node indices of the spends whose effects have a non-negative prior (all of them with
+    """Node indices of the spends whose long-run direct effects are held >= 0 (all of them with
     ``config.spend_effects == "positive"``, none with "free")."""
-    if getattr(config, "spend_effects", "free") != "positive":
+    if config.spend_effects != "positive":
         return []
     return [data.node_names.index(c) for c in data.spend_names]
 

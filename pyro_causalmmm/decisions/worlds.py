@@ -309,7 +309,7 @@ def _teacher_forced(
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         upper = chol.transpose(-1, -2)
         beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
-    if positive:  # each spend's long-run direct gain on a responder >= 0 (a prior)
+    if positive:  # each spend's long-run direct gain on a responder projected onto >= 0
         spends = torch.as_tensor(sorted(int(i) for i in positive))
         rows = ~torch.isin(nodes, spends)  # (R,) the responders that are not spends
         dirs = cause_directions(model.layout, spends).to(beta.dtype)  # (C, P)
