@@ -232,7 +232,8 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
     ``spearman_per_shop`` (mean over shops with >= 3 real pairs), ``median_ratio``
     (median est / true) and ``median_abs_log_ratio`` (both over pairs with est > 0),
     ``coverage`` (true inside the 90% HDI), ``hdi_width`` (median HDI width / true),
-    ``sign_errors`` (est < 0) and
+    ``median_abs_log_ratio_roas`` and ``coverage_roas`` (the same over pairs whose true
+    ROAS > 0.5), ``sign_errors`` (est < 0) and
     ``sign_errors_roas`` (est < 0 where the true ROAS > 0.5); over pairs without an
     effect (true total = 0: no path to gmv): ``null_hdi_has_0`` (share whose HDI contains
     0), ``null_hdi_low_roas`` (share whose HDI reaches ROAS <= 0.05) and
@@ -249,6 +250,7 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
     real, null = m[m["total"] > 0], m[m["total"] <= 0]
     est, tru = real["est"].to_numpy(), real["total"].to_numpy()
     med_ratio, mal = _ratio_stats(est, tru)
+    big = (real["roas"] > ROAS_MIN).to_numpy()
     per_shop = [spearman(g["est"], g["total"]) for _, g in real.groupby("shop") if len(g) >= 3]
     out = {
         "pairs": int(len(m)), "real_pairs": int(len(real)), "null_pairs": int(len(null)),
@@ -258,6 +260,10 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
         "coverage": float(((real["low"] <= tru) & (tru <= real["high"])).mean()),
         "hdi_width": float(np.median((real["high"] - real["low"]) / tru)) if len(real) else
         float("nan"),
+        # where the true ROAS > 0.5 (the sign-error threshold): the errors of tiny
+        # effects (ROAS 0.1-0.3, est. 2-5x the truth) dominate the all-pairs median
+        "median_abs_log_ratio_roas": _ratio_stats(est[big], tru[big])[1],
+        "coverage_roas": float(((real["low"] <= tru) & (tru <= real["high"]))[big].mean()),
         "sign_errors": int((est < 0).sum()),
         "sign_errors_roas": int(((est < 0) & (real["roas"] > ROAS_MIN)).sum()),
         "real_roas_pairs": int((real["roas"] > ROAS_MIN).sum()),
@@ -340,6 +346,8 @@ METRICS = (  # key, label, format
     ("median_ratio", "median est / true", ".2f"),
     ("median_abs_log_ratio", "median abs(log(est / true))", ".2f"),
     ("coverage", "90% HDI coverage of the truth", ".0%"),
+    ("median_abs_log_ratio_roas", f"median abs(log(est / true)), true ROAS > {ROAS_MIN}", ".2f"),
+    ("coverage_roas", f"90% HDI coverage, true ROAS > {ROAS_MIN}", ".0%"),
     ("hdi_width", "median 90% HDI width / true", ".2f"),
     ("sign_errors", "sign errors (real effect, est < 0)", ".1f"),
     ("sign_errors_roas", f"sign errors where true ROAS > {ROAS_MIN}", ".1f"),

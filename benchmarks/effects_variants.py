@@ -47,6 +47,10 @@ VARIANTS = {
     ),
     "spends_only": ({"same_period": "on"}, "same-period edges from spends only"),
     "lagged_only": ({"same_period": "off"}, "no same-period edges (daily default)"),
+    "unpooled": (
+        {"effect_pooling": "none"},
+        "each shop's coefficients from its own data alone (no pooled prior; 0.6)",
+    ),
     "positive": (
         {},
         "the default model, contributions with DecisionConfig(spend_effects='positive')",

@@ -34,10 +34,11 @@ from .distributions import edge_index, kl_weight, to_adjacency
 from .linear import (
     collapsed_gaussian,
     em_noise_variance,
-    evidence_from_moments,
     gated_moments,
+    posterior_precision,
     regression_moments,
 )
+from .pooling import posterior_mean
 
 
 class CausalMMMModel(nn.Module):
@@ -91,6 +92,21 @@ class CausalMMMModel(nn.Module):
         # (None without response columns, so such a model's state has no such entries)
         self.register_buffer("decay", torch.zeros(len(resp)) if resp else None)
         self.register_buffer("kappa", torch.full((len(resp),), float("inf")) if resp else None)
+        # the coefficients' prior pooled over shops (`models.pooling`), per (node, column):
+        # mean and precision; N(0, s^2) until `fit_pooled_prior` sets them
+        P = self.layout.width
+        self.register_buffer("coef_mean", torch.zeros(n_nodes, P))
+        self.register_buffer("coef_prec", torch.full((n_nodes, P), config.linear_prior_scale**-2))
+
+    def coefficient_prior(self, nodes=None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The linear coefficients' prior ``(mean, precision)``, each ``(node, P)`` (rows
+        ``nodes`` only, when given): the pooled prior of ``models.pooling``, or
+        ``(None, None)`` for ``N(0, s^2)`` (``effect_pooling="none"``)."""
+        if self.config.effect_pooling == "none":
+            return None, None
+        if nodes is None:
+            return self.coef_mean, self.coef_prec
+        return self.coef_mean[nodes], self.coef_prec[nodes]
 
     @property
     def n_edges(self) -> int:
@@ -261,7 +277,9 @@ class CausalMMMModel(nn.Module):
         design = gated(self.design(x, context), self.gates(adj))  # (B, D, T, P)
         moments = regression_moments((x - mu).transpose(1, 2), design, rows)
         sigma = self.sigma.expand(x.shape[0], -1)
-        _, beta = evidence_from_moments(*moments, sigma, cfg.linear_prior_scale)
+        mean, prec = self.coefficient_prior()
+        A = posterior_precision(moments[0], sigma, cfg.linear_prior_scale, prec)
+        beta = posterior_mean(torch.linalg.cholesky(A), moments[1], sigma, mean, prec)
         return mu + (design @ beta[..., None]).squeeze(-1).transpose(1, 2)
 
     @torch.no_grad()

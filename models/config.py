@@ -131,6 +131,13 @@ class ModelConfig:
         ``models.response``), so response curves bend and switching a channel off does
         not extrapolate a straight line. Models saved before it existed load with
         "linear".
+    effect_pooling: "shops" (default since 0.7): after the fit, the linear coefficients
+        get an empirical-Bayes prior pooled over the panel's shops (``models.pooling``:
+        per effect node and design column a normal prior whose mean and spread are the
+        shops' own estimates', less their noise), used by contributions, ROAS, response
+        curves, plans and forecasts; the graph's evidence keeps ``N(0, s^2)``. "none":
+        each shop's coefficients from its own data alone (0.6). Models saved before it
+        existed load with "none".
     controls: context columns that enter every responding node's baseline as additive
         controls (price, competitor activity, events) instead of shaping the S-curve;
         controls are causes of the nodes, never effects. Set by ``fit`` from ``--controls``.
@@ -162,6 +169,7 @@ class ModelConfig:
     trend: bool = True
     same_period: str = "auto"
     response: str = "linear"
+    effect_pooling: str = "shops"
     controls: tuple[str, ...] = ()
     full_graph: bool = False
     markov: bool = False
@@ -190,6 +198,10 @@ class ModelConfig:
         )
         _check(
             self.response in ("linear", "hill"), "response", self.response, '"linear" or "hill"'
+        )
+        _check(
+            self.effect_pooling in ("shops", "none"), "effect_pooling", self.effect_pooling,
+            '"shops" or "none"',
         )
         object.__setattr__(self, "controls", tuple(str(c) for c in self.controls))
         _check(
@@ -228,5 +240,6 @@ class ModelConfig:
             d = {"seasonality": 0, "trend": False, "same_period": "off", **d}
         d = {"response": "linear", **d}  # saved before the saturating response existed
         d = {"edge_rates": "effect", **d}  # before 0.6: one edge rate per effect node
+        d = {"effect_pooling": "none", **d}  # before 0.7: no pooled coefficient prior
         d["controls"] = tuple(d.get("controls", ()))
         return cls(**d)

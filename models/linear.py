@@ -48,11 +48,18 @@ def gated_design(lagged: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
     return torch.cat([g, ones], dim=-1)
 
 
-def posterior_precision(gtg: torch.Tensor, sigma: torch.Tensor, prior_scale: float) -> torch.Tensor:
+def posterior_precision(
+    gtg: torch.Tensor, sigma: torch.Tensor, prior_scale: float, prior_prec=None
+) -> torch.Tensor:
     """Posterior precision of beta, ``A = G^T G / sigma^2 + I / s^2`` ``(..., P, P)``;
-    the posterior is ``N(A^{-1} G^T r / sigma^2, A^{-1})``."""
-    eye = torch.eye(gtg.shape[-1], dtype=gtg.dtype, device=gtg.device)
-    return gtg / (sigma**2)[..., None, None] + eye / prior_scale**2
+    the posterior is ``N(A^{-1} G^T r / sigma^2, A^{-1})``. ``prior_prec`` (broadcastable
+    to ``(..., P)``), when given, replaces ``1 / s^2`` by a per-column prior precision
+    (the shops' pooled prior, :func:`pooled_prior`)."""
+    if prior_prec is None:
+        eye = torch.eye(gtg.shape[-1], dtype=gtg.dtype, device=gtg.device)
+        return gtg / (sigma**2)[..., None, None] + eye / prior_scale**2
+    prec = prior_prec.to(gtg.dtype).expand(gtg.shape[:-1])
+    return gtg / (sigma**2)[..., None, None] + torch.diag_embed(prec)
 
 
 def lag_matrix(x: torch.Tensor, lags: int) -> torch.Tensor:
@@ -270,18 +277,28 @@ def score_covariance(
     h = (resid.transpose(-1, -2)[..., None] * X[:, None]).contiguous()  # (..., shop, effect, T, P)
     if bandwidth is None:
         bandwidth = hac_bandwidth(h, gates, n)
-    bw = torch.as_tensor(bandwidth, dtype=h.dtype).expand(h.shape[:-2])[..., None, None]
-    ht = h.transpose(-1, -2)
-    cross = None
-    lags = int(torch.ceil(bw.max()).item()) if bw.numel() else 0
-    pad = h.new_zeros(*h.shape[:-2], h.shape[-2] + lags, h.shape[-1])
-    pad[..., lags:, :] = h  # pad[..., lags - l + t] = h_{t-l}: views, no copy per lag
-    for lag in range(1, lags + 1):
-        k = (1.0 - lag / (bw + 1.0)).clamp_min(0.0)  # (..., shop, effect, 1, 1)
-        gamma = k * (ht @ pad[..., lags - lag : lags - lag + h.shape[-2], :])
-        cross = gamma if cross is None else cross + gamma  # sum_l k_l sum_t h_t h_{t-l}^T
-    M = ht @ h
-    return M if cross is None else M + cross + cross.transpose(-1, -2)
+    lead, (T, P) = h.shape[:-2], h.shape[-2:]
+    bw = torch.as_tensor(bandwidth, dtype=h.dtype).expand(lead).reshape(-1)
+    flat = h.reshape(-1, T, P)
+    M = flat.transpose(-1, -2) @ flat
+    if not bw.numel() or float(bw.max()) <= 0:
+        return M.reshape(*lead, P, P)
+    # rows sorted by bandwidth, widest first, so the rows lag l reaches (k_l > 0, i.e.
+    # S > l - 1) are a prefix: a lag is computed only where its weight is nonzero (one
+    # geo of 16 lags no longer makes every row pay for 16)
+    order = torch.argsort(bw, descending=True)
+    hs, bs = flat[order], bw[order]
+    lags = int(math.ceil(float(bs[0])))
+    reach = (bs[None, :] > torch.arange(lags, dtype=bs.dtype)[:, None]).sum(1).tolist()
+    pad = h.new_zeros(len(bs), T + lags, P)
+    pad[:, lags:] = hs  # pad[:, lags - l + t] = h_{t-l}: views, no copy per lag
+    cross = torch.zeros_like(M)
+    for lag, m in zip(range(1, lags + 1), reach, strict=True):
+        k = 1.0 - lag / (bs[:m, None, None] + 1.0)  # (m, 1, 1), > 0
+        cross[:m] += k * (hs[:m].transpose(-1, -2) @ pad[:m, lags - lag : lags - lag + T])
+    out = torch.empty_like(M)
+    out[order] = M[order] + cross + cross.transpose(-1, -2)  # sum_l k_l sum_t h_t h_{t-l}^T
+    return out.reshape(*lead, P, P)
 
 
 def robust_root(
@@ -291,6 +308,7 @@ def robust_root(
     gates: torch.Tensor,
     sigma: torch.Tensor,
     prior_scale: float,
+    prior_prec=None,
 ) -> torch.Tensor:
     """A root ``R`` ``(..., shop, effect, P, P)`` of the robust (sandwich) posterior
     covariance of the gated coefficients, ``Sigma = A^{-1} R R^T A^{-1}``::
@@ -316,7 +334,8 @@ def robust_root(
 
     ``X`` ``(shop, time, P)``, ``resid`` ``(..., shop, time, effect)`` the residuals after
     the fit weighted by ``w`` ``(shop, time)``, ``gates`` ``(..., shop, effect, P)``,
-    ``sigma`` ``(effect,)``."""
+    ``sigma`` ``(effect,)``; ``prior_prec`` (broadcastable to ``(..., effect, P)``), when
+    given, replaces ``I / s^2`` by ``diag(prior_prec)`` (:func:`pooled_prior`)."""
     n = w.sum(-1)  # (shop,)
     M = score_covariance(X, resid, gates, n=n[:, None])
     c = n[:, None] / (n[:, None] - gates.sum(-1)).clamp_min(1.0)  # (..., shop, effect)
@@ -331,8 +350,11 @@ def robust_root(
     model = gg * xtx[:, None] / s2[..., None, None]  # G^T G / sigma^2
     lam, Q = torch.linalg.eigh(hac - model)
     V = model + (Q * lam.clamp_min(0.0)[..., None, :]) @ Q.transpose(-1, -2)
-    eye = torch.eye(V.shape[-1], dtype=V.dtype, device=V.device)
-    return torch.linalg.cholesky(V + eye / prior_scale**2).to(X.dtype)
+    if prior_prec is None:
+        prior = torch.eye(V.shape[-1], dtype=V.dtype, device=V.device) / prior_scale**2
+    else:
+        prior = torch.diag_embed(prior_prec.double().expand(V.shape[:-1]))
+    return torch.linalg.cholesky(V + prior).to(X.dtype)
 
 
 def project_half_spaces(

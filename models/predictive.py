@@ -28,6 +28,7 @@ import torch
 
 from .distributions import to_adjacency
 from .linear import gated_moments, posterior_precision
+from .pooling import posterior_mean
 
 
 def _end_gather(x: torch.Tensor, lengths: torch.Tensor, k: int) -> torch.Tensor:
@@ -129,9 +130,10 @@ def sample_paths(
         gates = model.gates(adj)  # (S, B, D, P)
         resid = (x[None] - mu) * w[None, ..., None]  # (S, B, T, D)
         gtg, gtr = gated_moments(X, resid, w, gates)
-        A = posterior_precision(gtg, sigma.expand(S, B, D), cfg.linear_prior_scale)
-        mean = torch.cholesky_solve(gtr[..., None], torch.linalg.cholesky(A)).squeeze(-1)
-        mean = mean / (sigma**2)[:, None]
+        prior_mean, prior_prec = model.coefficient_prior()
+        A = posterior_precision(gtg, sigma.expand(S, B, D), cfg.linear_prior_scale, prior_prec)
+        chol = torch.linalg.cholesky(A)
+        mean = posterior_mean(chol, gtr, sigma.expand(S, B, D), prior_mean, prior_prec)
         beta = pyro.sample(
             "beta", dist.MultivariateNormal(mean, precision_matrix=A).to_event(1)
         )  # (S, B, D, P)

@@ -28,6 +28,7 @@ from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
 from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
 from pyro_causalmmm.models.design import same_period_columns
+from pyro_causalmmm.models.pooling import fit_pooled_prior
 from pyro_causalmmm.models.response import fit_response_shapes
 
 WEIGHTS_FILE = "weights.pt"
@@ -203,6 +204,10 @@ class CausalMMM:
         # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
         adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
         self.model.calibrate_noise(*tensors, adj)
+        if self.config.effect_pooling == "shops" and self.config.linear_lags:
+            prior = fit_pooled_prior(self.model, *tensors, adj)  # models.pooling
+            self.model.coef_mean.copy_(prior[0])
+            self.model.coef_prec.copy_(prior[1])
         return self.fit_result
 
     # ------------------------------------------------------------------ data
@@ -221,17 +226,9 @@ class CausalMMM:
                 continue
             missing = [c for c in want if c not in have]
             extra = [c for c in have if c not in want]
-            if missing or extra:
-                diff = "; ".join(
-                    part
-                    for part in (
-                        f"missing {missing}" if missing else "",
-                        f"not in the model {extra}" if extra else "",
-                    )
-                    if part
-                )
-            else:
-                diff = f"same columns in another order: model {want}, data {have}"
+            parts = [f"missing {missing}"] * bool(missing)
+            parts += [f"not in the model {extra}"] * bool(extra)
+            diff = "; ".join(parts) or f"same columns in another order: model {want}, data {have}"
             raise ModelFileError(
                 f"data columns differ from the model's {what} columns: {diff}. Pass the same "
                 "--channels/--target/--context as when fitting"
@@ -386,6 +383,8 @@ class CausalMMM:
         model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
         # older models: no learned graph prior (0.1), no per-pair edge_offset (before 0.6)
         model_state.setdefault("prior_logits", self.model.prior_logits.clone())
+        for name in ("coef_mean", "coef_prec"):  # before 0.7: N(0, s^2), not pooled
+            model_state.setdefault(name, getattr(self.model, name).clone())
         guide_state = {k: v for k, v in self.guide.state_dict().items() if k == "edge_offset"}
         guide_state.update({k[6:]: v for k, v in state.items() if k.startswith("guide.")})
         try:

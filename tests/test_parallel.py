@@ -50,7 +50,9 @@ def test_two_gloo_processes_match_one_process(data_csv, tmp_path):
     assert main(["fit", str(data_csv), *TINY, "--out", str(two), "--nproc", "2"]) == 0
     w1, w2 = _weights(one), _weights(two)
     assert w1.keys() == w2.keys()
-    worst = max((w1[k] - w2[k]).abs().max().item() for k in w1)
+    # absolute for values up to 1, relative above: the pooled prior's precisions
+    # (`model.coef_prec`, up to ~1e4: 1 / tau^2 amplifies the weights' rounding differences)
+    worst = max(((w1[k] - w2[k]).abs() / w1[k].abs().clamp_min(1)).max().item() for k in w1)
     assert worst <= ATOL, f"parameters differ by {worst}"
     e1, e2 = pd.read_csv(one / "edges.csv"), pd.read_csv(two / "edges.csv")
     assert (e1["p_edge"] - e2["p_edge"]).abs().max() <= 1e-3

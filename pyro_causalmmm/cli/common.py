@@ -173,6 +173,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "'off' lagged only; 'auto' (default): 'funnel' for weekly or coarser data, 'off' "
         "for daily",
     )
+    group.add_argument(
+        "--effect-pooling",
+        dest="effect_pooling",
+        choices=("shops", "none"),
+        default=None,
+        help="'shops' (default): the effect sizes behind contributions, ROAS, plans and "
+        "forecasts get a prior pooled over the panel's shops; 'none': each shop's own data "
+        "alone",
+    )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=None, help="training epochs (15)")
     train.add_argument("--batch-size", type=int, default=None, help="shops per SVI step")
@@ -196,6 +205,7 @@ def configs_from_args(args: argparse.Namespace):
     model_kw["calibrate_edges"] = getattr(args, "calibrate_edges", None)
     model_kw["evidence_products"] = getattr(args, "evidence_products", None)
     model_kw["same_period"] = getattr(args, "same_period", None)
+    model_kw["effect_pooling"] = getattr(args, "effect_pooling", None)
     train_kw = {
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }

@@ -24,6 +24,7 @@ from pyro_causalmmm.models.linear import (
     project_half_spaces,
     robust_root,
 )
+from pyro_causalmmm.models.pooling import posterior_mean
 
 # covariance of the coefficient draws and the sign prior of spends' effects
 # (DecisionConfig.coefficient_covariance, DecisionConfig.spend_effects)
@@ -293,14 +294,15 @@ def _teacher_forced(
     resid = (x[None, ..., nodes] - mean) * w[None, ..., None]  # (S, B, T, R)
     gtg, gtr = gated_moments(X, resid, w, gates)
     sigma = model.sigma[nodes]
-    A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale)
+    prior_mean, prior_prec = model.coefficient_prior(nodes)  # (R, P) each, or None
+    A = posterior_precision(gtg, sigma.expand(S, B, R), cfg.linear_prior_scale, prior_prec)
     chol = torch.linalg.cholesky(A)
-    beta = torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / (sigma**2)[:, None]
+    beta = posterior_mean(chol, gtr, sigma.expand(S, B, R), prior_mean, prior_prec)
     cov = None
     if coef_noise is not None and covariance == "robust":  # A^{-1} R eps, see robust_root
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         e = resid - torch.einsum("btp,sbrp->sbtr", X, gates * beta) * w[None, ..., None]
-        root = robust_root(X, e, w, gates, sigma, cfg.linear_prior_scale)
+        root = robust_root(X, e, w, gates, sigma, cfg.linear_prior_scale, prior_prec)
         beta = beta + torch.cholesky_solve(root @ eps[..., None], chol)[..., 0]
         if positive:
             half = torch.cholesky_solve(root, chol)  # A^{-1} R

@@ -35,6 +35,26 @@ def test_score_covariance_is_the_bartlett_weighted_double_sum():
     assert torch.allclose(plain, torch.einsum("btp,sbtr,btq->sbrpq", X, e**2, X))
 
 
+def test_score_covariance_with_a_bandwidth_per_row_matches_the_double_sum():
+    # rows of different bandwidths (0, fractional, wide) are computed on a sorted prefix
+    # per lag; each row must still be its own Bartlett double sum, in its own place
+    torch.manual_seed(1)
+    B, T, P, R = 3, 12, 2, 2
+    X = torch.randn(B, T, P, dtype=torch.float64)
+    e = torch.randn(2, B, T, R, dtype=torch.float64)
+    gates = torch.ones(2, B, R, P, dtype=torch.float64)
+    bw = torch.tensor([0.0, 4.3, 1.0, 7.0, 2.5, 0.0, 3.0, 5.5, 1.2, 0.4, 6.0, 2.0])
+    bw = bw.reshape(2, B, R).to(torch.float64)
+    got = score_covariance(X, e, gates, bw)
+    h = e.transpose(-1, -2)[..., None] * X[:, None]  # (2, B, R, T, P)
+    want = torch.zeros_like(got)
+    for t in range(T):
+        for u in range(T):
+            k = (1.0 - abs(t - u) / (bw + 1)).clamp_min(0.0)[..., None, None]
+            want += k * h[..., t, :, None] * h[..., u, None, :]
+    assert torch.allclose(got, want)
+
+
 def test_bandwidth_grows_with_the_scores_autocorrelation():
     gen = torch.Generator().manual_seed(1)
     T = 400
