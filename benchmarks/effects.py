@@ -492,15 +492,17 @@ def markdown(agg: dict, mode: str, commands: list[str]) -> str:
 
 
 SUMMARY = (("spearman", ".2f"), ("median_ratio", ".2f"), ("median_abs_log_ratio", ".2f"),
-           ("coverage", ".0%"), ("sign_errors", ".1f"), ("null_hdi_has_0", ".0%"),
+           ("median_abs_log_ratio_roas", ".2f"), ("coverage", ".0%"), ("coverage_roas", ".0%"),
+           ("sign_errors", ".1f"), ("null_hdi_has_0", ".0%"),
            ("fit_wall_s", ".0f"))
 
 
 def summary_lines(agg: dict) -> list[str]:
     """One compact table (means over seeds) for ``results.md``."""
     out = ["| funnel | tool (shops scored) | seeds | Spearman | median est/true | median "
-           "abs log ratio | 90% HDI coverage | sign errors | no-effect HDI has 0 | fit s |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           f"abs log ratio | (true ROAS > {ROAS_MIN}) | 90% HDI coverage | (true ROAS > "
+           f"{ROAS_MIN}) | sign errors | no-effect HDI has 0 | fit s |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for funnel, a in agg.items():
         for col, c in a["columns"].items():
             shops = (a["per_seed"][0]["subset_shops"] if not col.endswith("_all")
