@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from legacy import as_saved_by
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
 from pyro_causalmmm.errors import ConfigError, DataValidationError
@@ -130,21 +131,11 @@ def test_a_weekly_model_saved_by_0_4_loads_with_spends_only_columns(tmp_path):
 def test_a_model_saved_by_0_5_loads_with_one_edge_rate_per_effect(tmp_path):
     """0.5 had no per-pair edge rates: no ``edge_offset`` in its weights, no ``edge_rates``
     in its config. It loads as "effect" with zero offsets and the same edge probabilities."""
-    import json
-
     data = _data(True)
     mmm = CausalMMM(ModelConfig(hidden=8, edge_rates="effect"))
     mmm.fit(data, TrainConfig(epochs=1, batch_size=3, seed=0))
     mmm.save(tmp_path / "m")
-    meta_path = tmp_path / "m" / "model.json"
-    meta = json.loads(meta_path.read_text())
-    meta["config"].pop("edge_rates")
-    meta["version"] = "0.5.0"
-    meta_path.write_text(json.dumps(meta))
-    weights = tmp_path / "m" / "weights.pt"
-    state = torch.load(weights, weights_only=True)
-    state.pop("guide.edge_offset")
-    torch.save(state, weights)
+    as_saved_by(tmp_path / "m", "0.5.0", ["edge_rates"], ["guide.edge_offset"])
     back = CausalMMM.load(tmp_path / "m")
     assert back.config.edge_rates == "effect"
     assert torch.all(back.guide.edge_offset == 0)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyro
 import pytest
 import torch
+from legacy import as_saved_by
 
 from pyro_causalmmm import CausalMMM, MarketingMixData, ModelConfig, TrainConfig
 from pyro_causalmmm.errors import ConfigError
@@ -129,16 +128,7 @@ def test_a_model_saved_by_0_6_loads_unpooled(tmp_path):
     mmm = CausalMMM(ModelConfig(hidden=8, effect_pooling="none"))
     mmm.fit(data, TrainConfig(epochs=1, batch_size=8, seed=0))
     mmm.save(tmp_path / "m")
-    meta_path = tmp_path / "m" / "model.json"
-    meta = json.loads(meta_path.read_text())
-    meta["config"].pop("effect_pooling")
-    meta["version"] = "0.6.0"
-    meta_path.write_text(json.dumps(meta))
-    weights = tmp_path / "m" / "weights.pt"
-    state = torch.load(weights, weights_only=True)
-    state.pop("model.coef_mean")
-    state.pop("model.coef_prec")
-    torch.save(state, weights)
+    as_saved_by(tmp_path / "m", "0.6.0", ["effect_pooling"], ["model.coef_mean", "model.coef_prec"])
     back = CausalMMM.load(tmp_path / "m")
     assert back.config.effect_pooling == "none"
     np.testing.assert_allclose(back.predict_one_step(data), mmm.predict_one_step(data))
