@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from common import code_version, write_variant_table  # noqa: E402
 from effects import make_sim, run_causalmmm, score, truth_table  # noqa: E402
 
-# name -> (ModelConfig overrides, what it is[, DecisionConfig overrides])
+# name -> (ModelConfig overrides, what it is[, DecisionConfig overrides[, ensemble members]])
 VARIANTS = {
     "linear": ({"response": "linear"}, "spend lags enter the linear term as they are"),
     "hill": (
@@ -56,6 +56,13 @@ VARIANTS = {
         "the default model, contributions with DecisionConfig(spend_effects='positive')",
         {"spend_effects": "positive"},
     ),
+    "ensemble4": (
+        {},
+        "4 default fits with training seeds seed + 1000 k (decisions.ensemble.fit_ensemble),"
+        " contributions with the 20 draws split across them (5 each)",
+        {},
+        4,
+    ),
     "model_covariance": (
         {},
         "the default model, contributions with DecisionConfig(coefficient_covariance='model')"
@@ -71,6 +78,8 @@ SCORES = (
     ("median_ratio", "median est / true", "{:.2f}"),
     ("median_abs_log_ratio", "median abs(log(est / true))", "{:.2f}"),
     ("coverage", "90% HDI coverage", "{:.0%}"),
+    ("median_abs_log_ratio_roas", "median abs(log(est / true)), true ROAS > 0.5", "{:.2f}"),
+    ("coverage_roas", "90% HDI coverage, true ROAS > 0.5", "{:.0%}"),
     ("sign_errors", "sign errors", "{:.1f}"),
     ("sign_errors_roas", "sign errors where true ROAS > 0.5", "{:.1f}"),
     ("null_hdi_has_0", "no-effect HDI has 0", "{:.0%}"),
@@ -80,10 +89,11 @@ SCORES = (
 )
 
 
-def run(funnel: str, seed: int, overrides: dict, decision: dict | None = None) -> dict:
+def run(funnel: str, seed: int, overrides: dict, decision: dict | None = None,
+        members: int = 1) -> dict:
     """Scores of one draw: ``effects.run_causalmmm`` with the variant's overrides."""
     sim = make_sim(funnel, seed, "full")
-    row = run_causalmmm(sim, seed, overrides, decision)
+    row = run_causalmmm(sim, seed, overrides, decision, members)
     out = score(pd.DataFrame(row["pairs"]), truth_table(sim), row["shops_fitted"])
     seconds = row["fit_wall_s"] + row["contributions_s"]
     return {**out, "seconds": seconds, "shapes": row["response_shapes"]}
@@ -107,11 +117,12 @@ def main(argv=None) -> int:
             done = {}
             for v in variants:
                 over, decision = VARIANTS[v][0], (VARIANTS[v][2:] or ({},))[0]
+                n_members = VARIANTS[v][3] if len(VARIANTS[v]) > 3 else 1
                 if over == {"same_period": AUTO_SAME[funnel]} and not decision and (
                         "linear" in done):
                     r = done["linear"]  # the same configuration as the default
                 else:
-                    r = run(funnel, seed, over, decision)
+                    r = run(funnel, seed, over, decision, n_members)
                 done[v] = r
                 rows.append({"funnel": funnel, "seed": seed, "variant": v,
                              "code_version": code_version(), **r})
