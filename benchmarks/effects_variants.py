@@ -56,11 +56,17 @@ VARIANTS = {
         "the default model, contributions with DecisionConfig(spend_effects='positive')",
         {"spend_effects": "positive"},
     ),
+    "draws80": (
+        {},
+        "the default model, contributions with DecisionConfig(draws=80) (4x the default 20)",
+        {"draws": 80},
+    ),
     "ensemble4": (
         {},
         "4 default fits with training seeds seed + 1000 k (decisions.ensemble.fit_ensemble),"
-        " contributions with the 20 draws split across them (5 each)",
-        {},
+        " contributions with 80 draws split across them (20 each: each member as many as"
+        " the default single model)",
+        {"draws": 80},
         4,
     ),
     "model_covariance": (
