@@ -101,14 +101,11 @@ def draw_digest(sim) -> str:
 # ------------------------------------------------------------------------------ methods
 
 def run_causalmmm(
-    sim, seed: int, overrides: dict | None = None, decision: dict | None = None,
-    members: int = 1,
+    sim, seed: int, overrides: dict | None = None, decision: dict | None = None
 ) -> dict:
     """Fit ``CausalMMM(ModelConfig(**overrides))`` (defaults without) on every shop of
     ``sim`` and take its contributions with ``DecisionConfig(seed=seed, **decision)``
-    (defaults without); the row of one draw. ``members > 1``: an ensemble of that many
-    fits (``decisions.ensemble.fit_ensemble``, training seeds ``seed + 1000 k``), the
-    draws split across them; the fit time is the members' total."""
+    (defaults without); the row of one draw."""
     import torch
 
     torch.set_num_threads(1)
@@ -119,19 +116,12 @@ def run_causalmmm(
         sim.frame, target="gmv", channels=list(sim.node_names[:-1]),
         spend=list(sim.spend_names),
     )
-    from pyro_causalmmm.decisions.ensemble import fit_ensemble
-
+    mmm = CausalMMM(ModelConfig(**(overrides or {})))
     t0, c0 = time.perf_counter(), time.process_time()
-    if members > 1:
-        models = fit_ensemble(data, members, ModelConfig(**(overrides or {})),
-                              TrainConfig(seed=seed))
-        mmm, fit = models[0], models[0].fit_result
-    else:
-        mmm = models = CausalMMM(ModelConfig(**(overrides or {})))
-        fit = mmm.fit(data, TrainConfig(seed=seed))
+    fit = mmm.fit(data, TrainConfig(seed=seed))
     fit_wall, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
-    est = contributions(models, data, config=DecisionConfig(seed=seed, **(decision or {})))
+    est = contributions(mmm, data, config=DecisionConfig(seed=seed, **(decision or {})))
     contrib_s = time.perf_counter() - t0
     tab = est.table
     return {

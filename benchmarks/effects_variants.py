@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from common import code_version, write_variant_table  # noqa: E402
 from effects import make_sim, run_causalmmm, score, truth_table  # noqa: E402
 
-# name -> (ModelConfig overrides, what it is[, DecisionConfig overrides[, ensemble members]])
+# name -> (ModelConfig overrides, what it is[, DecisionConfig overrides])
 VARIANTS = {
     "linear": ({"response": "linear"}, "spend lags enter the linear term as they are"),
     "hill": (
@@ -60,14 +60,6 @@ VARIANTS = {
         {},
         "the default model, contributions with DecisionConfig(draws=80) (4x the default 20)",
         {"draws": 80},
-    ),
-    "ensemble4": (
-        {},
-        "4 default fits with training seeds seed + 1000 k (decisions.ensemble.fit_ensemble),"
-        " contributions with 80 draws split across them (20 each: each member as many as"
-        " the default single model)",
-        {"draws": 80},
-        4,
     ),
     "model_covariance": (
         {},
@@ -95,11 +87,10 @@ SCORES = (
 )
 
 
-def run(funnel: str, seed: int, overrides: dict, decision: dict | None = None,
-        members: int = 1) -> dict:
+def run(funnel: str, seed: int, overrides: dict, decision: dict | None = None) -> dict:
     """Scores of one draw: ``effects.run_causalmmm`` with the variant's overrides."""
     sim = make_sim(funnel, seed, "full")
-    row = run_causalmmm(sim, seed, overrides, decision, members)
+    row = run_causalmmm(sim, seed, overrides, decision)
     out = score(pd.DataFrame(row["pairs"]), truth_table(sim), row["shops_fitted"])
     seconds = row["fit_wall_s"] + row["contributions_s"]
     return {**out, "seconds": seconds, "shapes": row["response_shapes"]}
@@ -123,12 +114,11 @@ def main(argv=None) -> int:
             done = {}
             for v in variants:
                 over, decision = VARIANTS[v][0], (VARIANTS[v][2:] or ({},))[0]
-                n_members = VARIANTS[v][3] if len(VARIANTS[v]) > 3 else 1
                 if over == {"same_period": AUTO_SAME[funnel]} and not decision and (
                         "linear" in done):
                     r = done["linear"]  # the same configuration as the default
                 else:
-                    r = run(funnel, seed, over, decision, n_members)
+                    r = run(funnel, seed, over, decision)
                 done[v] = r
                 rows.append({"funnel": funnel, "seed": seed, "variant": v,
                              "code_version": code_version(), **r})

@@ -36,7 +36,6 @@ import pandas as pd
 import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.decisions.ensemble import members
 from pyro_causalmmm.decisions.scenarios import (
     RESPONSE_GRID,
     DecisionConfig,
@@ -109,9 +108,8 @@ class ResponseCurves:
 
 
 def _prepare(mmm, data: MarketingMixData, window, config):
-    for member in members(mmm):  # one model or an ensemble (a list of them)
-        member._check_fitted()
-        member._check_columns(data)
+    mmm._check_fitted()
+    mmm._check_columns(data)
     config = config or DecisionConfig()
     channels = spend_channels(data)
     win = window_mask(data, window)

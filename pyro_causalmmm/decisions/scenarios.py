@@ -18,7 +18,6 @@ import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
 from pyro_causalmmm.decisions.chunks import positive_spends, world_chunks
-from pyro_causalmmm.decisions.ensemble import member_configs, members
 from pyro_causalmmm.decisions.interventions import ancestors, counterfactual, graph_draws
 from pyro_causalmmm.decisions.worlds import check_decision_options
 from pyro_causalmmm.errors import ConfigError, DataValidationError
@@ -181,9 +180,7 @@ def scenario_gains(
     config: DecisionConfig,
 ) -> tuple[np.ndarray, int]:
     """GMV change over the window under each scenario, per draw: ``(S, shop, K)`` in the
-    target's units (``mmm`` one fitted model or a list of them: an ensemble, whose members
-    share the ``S`` draws, :mod:`~pyro_causalmmm.decisions.ensemble`), and the number of
-    (draw, shop) pairs left explosive after the redraws
+    target's units, and the number of (draw, shop) pairs left explosive after the redraws
     (see :func:`pyro_causalmmm.decisions.interventions.prepare_world`; normally 0).
 
     Scenario ``k`` sets node ``channel[k]`` to ``factor[k]`` times its observed values on
@@ -192,14 +189,6 @@ def scenario_gains(
     ``sum_{t in W} (GMV'_t - GMV_t) u_t`` with ``u_t`` the revenue per target unit
     (``MarketingMixData.unit_values``: 1 when the target is revenue).
     """
-    models = members(mmm)
-    if len(models) > 1:  # an ensemble: each member its share of the draws, then pooled
-        parts = [
-            scenario_gains(m, data, channel, factor, direct, window, c)
-            for m, c in zip(models, member_configs(config, len(models)), strict=True)
-        ]
-        return np.concatenate([g for g, _ in parts]), sum(u for _, u in parts)
-    mmm = models[0]
     channel = np.asarray(channel, dtype=np.int64)
     factor = np.asarray(factor, dtype=np.float64)
     direct = np.asarray(direct, dtype=bool)
