@@ -283,6 +283,38 @@ class CausalMMMModel(nn.Module):
         return mu + (design @ beta[..., None]).squeeze(-1).transpose(1, 2)
 
     @torch.no_grad()
+    def residual_moments(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        context: torch.Tensor,
+        adj: torch.Tensor,
+        chunk: int = 256,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """Moments of the linear term's regression on the decoder's residuals over the
+        scored steps, with the graph at ``adj`` ``(shop, cause, effect)``, the decoder run
+        on chunks of ``chunk`` shops: ``G^T G`` ``(shop, node, P, P)`` and ``G^T r``
+        ``(shop, node, P)`` (None without a linear term), ``r^T r`` and the row count ``n``
+        ``(shop, node)``."""
+        rows = mask.clone()
+        rows[:, : self.config.max_lag] = False
+        parts = []
+        for sl in (slice(i, i + chunk) for i in range(0, x.shape[0], chunk)):
+            xb, cb, ab = x[sl], context[sl], adj[sl]
+            w = rows[sl].to(x.dtype)
+            mu, _, _ = self.decode(xb, ab, cb)
+            resid = (xb - mu) * w[..., None]  # (B, T, D)
+            n = w.sum(1, keepdim=True).expand(-1, x.shape[-1])
+            moments = (None, None)
+            if self.config.linear_lags:
+                moments = gated_moments(self.design(xb, cb), resid, w, self.gates(ab))
+            parts.append((*moments, resid.pow(2).sum(1), n))
+        gtg, gtr, rtr, n = zip(*parts, strict=True)
+        if gtg[0] is None:
+            return None, None, torch.cat(rtr), torch.cat(n)
+        return torch.cat(gtg), torch.cat(gtr), torch.cat(rtr), torch.cat(n)
+
+    @torch.no_grad()
     def calibrate_noise(
         self,
         x: torch.Tensor,
@@ -302,29 +334,12 @@ class CausalMMMModel(nn.Module):
         closed-form step after training changes the predictive scale and the linear
         term's shrinkage only. Returns the new sigma.
         """
-        cfg = self.config
-        moments = []
-        rows = mask.clone()
-        rows[:, : cfg.max_lag] = False
-        for sl in (slice(i, i + chunk) for i in range(0, x.shape[0], chunk)):
-            xb, mb, cb, ab = x[sl], rows[sl], context[sl], adj[sl]
-            mu, _, _ = self.decode(xb, ab, cb)
-            w = mb.to(x.dtype)
-            resid = (xb - mu) * w[..., None]  # (B, T, D)
-            if cfg.linear_lags == 0:
-                moments.append((resid.pow(2).sum(1), w.sum(1, keepdim=True).expand_as(resid[:, 0])))
-                continue
-            X = self.design(xb, cb)
-            gtg, gtr = gated_moments(X, resid, w, self.gates(ab))
-            n = w.sum(1, keepdim=True).expand(-1, x.shape[-1])
-            moments.append((gtg, gtr, resid.pow(2).sum(1), n))
-        if cfg.linear_lags == 0:
-            rss = torch.cat([m[0] for m in moments]).sum(0)
-            n = torch.cat([m[1] for m in moments]).sum(0)
-            sigma = (rss / n.clamp_min(1)).clamp_min(1e-8).sqrt()
+        gtg, gtr, rtr, n = self.residual_moments(x, mask, context, adj, chunk)
+        if gtg is None:  # no linear term: the residuals' pooled variance per node
+            sigma = (rtr.sum(0) / n.sum(0).clamp_min(1)).clamp_min(1e-8).sqrt()
         else:
-            gtg, gtr, rtr, n = (torch.cat(parts) for parts in zip(*moments, strict=True))
-            sigma = em_noise_variance(gtg, gtr, rtr, n, self.sigma, cfg.linear_prior_scale)
+            prior = self.config.linear_prior_scale
+            sigma = em_noise_variance(gtg, gtr, rtr, n, self.sigma, prior)
         self.log_sigma.data.copy_(sigma.clamp_min(1e-3).log())
         return self.sigma
 

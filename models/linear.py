@@ -54,7 +54,7 @@ def posterior_precision(
     """Posterior precision of beta, ``A = G^T G / sigma^2 + I / s^2`` ``(..., P, P)``;
     the posterior is ``N(A^{-1} G^T r / sigma^2, A^{-1})``. ``prior_prec`` (broadcastable
     to ``(..., P)``), when given, replaces ``1 / s^2`` by a per-column prior precision
-    (the shops' pooled prior, :func:`pooled_prior`)."""
+    (the shops' pooled prior, :func:`models.pooling.pooled_prior`)."""
     if prior_prec is None:
         eye = torch.eye(gtg.shape[-1], dtype=gtg.dtype, device=gtg.device)
         return gtg / (sigma**2)[..., None, None] + eye / prior_scale**2
@@ -335,7 +335,7 @@ def robust_root(
     ``X`` ``(shop, time, P)``, ``resid`` ``(..., shop, time, effect)`` the residuals after
     the fit weighted by ``w`` ``(shop, time)``, ``gates`` ``(..., shop, effect, P)``,
     ``sigma`` ``(effect,)``; ``prior_prec`` (broadcastable to ``(..., effect, P)``), when
-    given, replaces ``I / s^2`` by ``diag(prior_prec)`` (:func:`pooled_prior`)."""
+    given, replaces ``I / s^2`` by ``diag(prior_prec)`` (:func:`models.pooling.pooled_prior`)."""
     n = w.sum(-1)  # (shop,)
     M = score_covariance(X, resid, gates, n=n[:, None])
     c = n[:, None] / (n[:, None] - gates.sum(-1)).clamp_min(1.0)  # (..., shop, effect)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from .linear import gated_moments, posterior_precision
+from .linear import posterior_precision
 
 
 def posterior_mean(
@@ -86,24 +86,14 @@ def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256):
     from the panel ``x`` ``(shop, time, node)``, with the graph at ``adj`` ``(shop, cause,
     effect)`` rounded to 0/1 (an edge is in a shop's design when its probability is
     > 0.5) and the decoder as trained. Shops are processed in chunks of ``chunk``."""
-    cfg = model.config
-    rows = mask.clone()
-    rows[:, : cfg.max_lag] = False
-    betas, varis, acts = [], [], []
+    prior = model.config.linear_prior_scale
     hard = (adj > 0.5).to(x.dtype)
-    for sl in (slice(i, i + chunk) for i in range(0, x.shape[0], chunk)):
-        xb, cb, ab = x[sl], context[sl], hard[sl]
-        w = rows[sl].to(x.dtype)
-        mu, _, _ = model.decode(xb, ab, cb)
-        X = model.design(xb, cb)
-        gates = model.gates(ab)  # (B, D, P)
-        gtg, gtr = gated_moments(X, (xb - mu) * w[..., None], w, gates)
-        sigma = model.sigma.expand(gtr.shape[:-1])
-        A = posterior_precision(gtg, sigma, cfg.linear_prior_scale)
-        chol = torch.linalg.cholesky(A)
-        betas.append(torch.cholesky_solve(gtr[..., None], chol).squeeze(-1) / sigma[..., None] ** 2)
-        varis.append(torch.diagonal(torch.cholesky_inverse(chol), dim1=-2, dim2=-1))
-        acts.append((gates > 0) & (torch.diagonal(gtg, dim1=-2, dim2=-1) > 0))
-    return pooled_prior(
-        torch.cat(betas), torch.cat(varis), torch.cat(acts), cfg.linear_prior_scale
-    )
+    gtg, gtr, _, _ = model.residual_moments(x, mask, context, hard, chunk)
+    sigma = model.sigma.expand(gtr.shape[:-1])
+    chol = torch.linalg.cholesky(posterior_precision(gtg, sigma, prior))
+    beta = posterior_mean(chol, gtr, sigma)
+    var = torch.diagonal(torch.cholesky_inverse(chol), dim1=-2, dim2=-1)
+    # a column is in a shop's design where its edge is on and its values are not all 0
+    # (a gated-off column has a zero diagonal in G^T G)
+    active = torch.diagonal(gtg, dim1=-2, dim2=-1) > 0
+    return pooled_prior(beta, var, active, prior)
