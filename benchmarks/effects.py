@@ -261,7 +261,7 @@ def score(pairs: pd.DataFrame, truth: pd.DataFrame, shops) -> dict:
         "hdi_width": float(np.median((real["high"] - real["low"]) / tru)) if len(real) else
         float("nan"),
         # where the true ROAS > 0.5 (the sign-error threshold): the errors of tiny
-        # effects (ROAS 0.1-0.3, est. 2-5x the truth) dominate the all-pairs median
+        # effects (ROAS 0.1-0.3, estimated several times the truth) dominate the all-pairs median
         "median_abs_log_ratio_roas": _ratio_stats(est[big], tru[big])[1],
         "coverage_roas": float(((real["low"] <= tru) & (tru <= real["high"]))[big].mean()),
         "sign_errors": int((est < 0).sum()),
