@@ -12,16 +12,27 @@ import numpy as np
 def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
     """Highest-density interval of each column of ``draws`` ``(draw, ...)``.
 
-    The narrowest window spanning ``floor(prob * n)`` gaps of the sorted draws (the rule
-    of ``arviz.hdi`` for unimodal draws; for a bimodal column, such as a relaxed edge
-    weight piled near 0 and 1, it is one interval covering both modes' mass). NaN
-    columns give NaN bounds. Returns ``(low, high)``, each of shape ``draws.shape[1:]``.
+    The narrowest window spanning ``m = ceil(prob * (n + 1))`` gaps of the ``n`` sorted
+    draws (all of them, ``[min, max]``, when ``m >= n - 1``). For a bimodal column, such
+    as a relaxed edge weight piled near 0 and 1, it is one interval covering both modes'
+    mass. NaN columns give NaN bounds. Returns ``(low, high)``, each of shape
+    ``draws.shape[1:]``.
+
+    Why ``prob * (n + 1)`` and not ArviZ's ``floor(prob * n)``: if the truth is
+    exchangeable with the draws (a calibrated posterior), its rank among the ``n + 1``
+    values is uniform, so the window between order statistics ``i`` and ``i + m`` holds
+    it with probability ``m / (n + 1)``. ArviZ's rule gives ``18 / 21 = 0.86`` at 20
+    draws (and the choice of the narrowest window lowers it: 0.83 measured), so a
+    perfectly calibrated 20-draw "90%" interval covered 83%. This rule gives
+    ``19 / 21 = 0.905`` at 20 draws and 0.88-0.90 at 40-600 (``tests/test_stats.py``);
+    below ``2 / (1 - prob) - 1`` draws (19 for 90%) no window reaches ``prob``. For
+    large ``n`` the two rules differ by one draw.
     """
     if not 0 < prob < 1:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
     x = np.sort(np.asarray(draws, dtype=np.float64), axis=0)
     n = x.shape[0]
-    k = int(np.floor(prob * n)) + 1  # points in the window
+    k = int(np.ceil(prob * (n + 1) - 1e-9)) + 1  # points in the window
     if k >= n:
         return x[0], x[-1]
     widths = x[k - 1 :] - x[: n - k + 1]  # (n - k + 1, ...)
