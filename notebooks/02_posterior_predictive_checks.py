@@ -264,17 +264,17 @@ bt_table[bt_table["shop"] == str(SHOP)].head(10)
 # At full size (100 shops, 30 held-out days):
 #
 # * In the training period the intervals are close to calibrated: the 50% / 90% HDIs
-#   of GMV cover about 55% / 93% of the days (the channels 53-62% / 88-92%). The PIT
+#   of GMV cover about 52% / 93% of the days (the channels 54-64% / 90-94%). The PIT
 #   histogram still has a mild hump, with the outer bins below 1: the extreme tails
 #   of the predictive distribution are a little too wide.
-# * Out of sample, the intervals hold one day ahead (50% / 90% intervals cover about
-#   43% / 92%) but get **too narrow as the horizon grows**: over the first 7 days the
-#   90% interval covers about 84%, over 30 days about 81% (the 50% interval about 35%).
-#   That is worse than with the previous edge guide (`calibrate_edges=False`,
-#   `lam = 100`), whose 30-day coverage was about 43% / 90%, most likely because
-#   calibrated edge probabilities sit close to 0 or 1, so the forecast's graph draws
-#   vary less and add less spread to the fan. For plans weeks ahead, read the 90% band
-#   as roughly an 80% band.
+# * Out of sample, the intervals hold one day ahead (the 90% interval covers about
+#   87%; the 50% interval 48%) but get **too narrow as the horizon grows**: over the
+#   first 7 days the 90% interval covers about 81%, over 30 days about 80% (the 50%
+#   interval about 35%). That is worse than with the previous edge guide
+#   (`calibrate_edges=False`, `lam = 100`), whose 30-day coverage was about 43% / 90%,
+#   most likely because calibrated edge probabilities sit close to 0 or 1, so the
+#   forecast's graph draws vary less and add less spread to the fan. For plans weeks
+#   ahead, read the 90% band as roughly an 80% band.
 # * One day ahead, the typical (median) error is a fraction of the naive forecast's
 #   (about 6% against 34%). Over 30 days it is only a little better (about 30% against
 #   37%): the value of the model there is in the channels it conditions on, not in a

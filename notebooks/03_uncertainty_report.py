@@ -257,7 +257,7 @@ for shop in (ctx["ctx_1"].idxmin(), ctx["ctx_1"].idxmax()):
 # with the interval, not just the mean: there is a 90% chance (if the model is
 # calibrated, see notebook 2) that GMV lands inside `hdi_90_low … hdi_90_high`. For
 # horizons beyond a few days, check notebook 2's backtest first: at full size its 90%
-# intervals covered about 84% of the first 7 held-out days and about 80% of the first
+# intervals covered about 81% of the first 7 held-out days and about 80% of the first
 # 30, so the bands get too narrow as the horizon grows. A few forecast draws can also
 # run away late in a long horizon and pull the mean with them.
 

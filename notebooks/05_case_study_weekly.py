@@ -297,14 +297,15 @@ print(f"HTML report written to {path}")
 #
 # * **Robyn file.** Three edges are called present: `search_S -> search_clicks_P` and
 #   `facebook_S -> facebook_I` (p = 1: spend buys clicks and impressions within the week)
-#   and `tv_S -> revenue` (p 0.96); no edge from revenue into a spend channel reaches
+#   and `tv_S -> revenue` (p 0.98); no edge from revenue into a spend channel reaches
 #   0.01. The next edge, `search_S -> newsletter`, has p 0.05 (it was 0.68 with
 #   same-period edges from spends only: with one brand nothing pools the evidence, and a
 #   newsletter that follows search campaigns is hard to tell from one driven by them).
-#   TV's contribution has a wide HDI (18.4M to 33.7M on 3.1M spend); the other channels'
-#   HDIs are [0, 0], some with a non-zero mean: their edges into revenue are present in
-#   only a few graph draws (p 0.003-0.05; `p_effect` is the share of draws with a path to
-#   revenue), so the posterior is a spike at 0 with a thin tail, and "no edge" dominates.
+#   TV's contribution has a wide HDI (13.9M to 35.9M on 3.1M spend). The other channels'
+#   edges into revenue are present in only a few graph draws (p 0.003-0.05; `p_effect`
+#   is the share of draws with a path to revenue), so their posterior is a spike at 0
+#   with a thin tail: `ooh_S` (a path in 8% of the draws) has an HDI from 0 to 10.1M,
+#   `print_S` (2%) an HDI of [0, 0] with a non-zero mean, the others 0.
 # * **Meridian file.** Spend -> impression edges are found in every geo (p = 1), but no
 #   edge into `conversions` is: the evidence for them is weak (median z-score about 1;
 #   spend and conversions are even negatively correlated in several geos once trend and
