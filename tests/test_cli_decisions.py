@@ -46,7 +46,10 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
         "p_effect",
     ]
     assert len(table) == 6 * 3 and table["shop"].iloc[0] == "shop_000"
-    assert "ROAS" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "ROAS" in printed
+    # 3 draws cannot make a 90% interval: the CLI says what its HDI columns hold
+    assert "3 draws cannot make a 90% interval" in printed and "holds 50%" in printed
     window = ["--window", "2023-01-11:2023-01-20"]
     assert main([*argv, *window]) == 0
     assert (pd.read_csv(csv)["spend"] < table["spend"]).all()

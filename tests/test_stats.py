@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from pyro_causalmmm.posterior.stats import coverage, hdi, pit
+from pyro_causalmmm.posterior.stats import coverage, hdi, interval_level, pit
 
 
 def test_hdi_is_arvizs_window_one_draw_wider():
@@ -63,3 +63,17 @@ def test_pit_is_uniform_when_calibrated_and_skips_nan():
     assert u.shape == (1990,)
     counts = np.histogram(u, bins=5, range=(0, 1))[0] / len(u)
     assert np.abs(counts - 0.2).max() < 0.04
+
+
+def test_interval_level_is_the_windows_share_of_n_plus_one_ranks():
+    assert interval_level(20, 0.9) == pytest.approx(19 / 21)  # the range of 20 draws
+    assert interval_level(18, 0.9) == pytest.approx(17 / 19)  # too few for 90%: < 0.9
+    assert interval_level(19, 0.9) == pytest.approx(18 / 20)
+    assert interval_level(80, 0.9) == pytest.approx(73 / 81)
+    assert interval_level(1, 0.9) == 0.0
+    # what it says is what hdi does: a fixed window of ceil(prob (n + 1)) gaps
+    rng = np.random.default_rng(3)
+    sample = rng.standard_normal((11, 40000))
+    low, high = hdi(sample[1:], 0.9)  # 10 draws: the range, 9 / 11
+    held = ((sample[0] >= low) & (sample[0] <= high)).mean()
+    assert held == pytest.approx(interval_level(10, 0.9), abs=0.01)

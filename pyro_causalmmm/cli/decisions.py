@@ -183,6 +183,20 @@ def _prepare(args, outputs):
     return mmm, load_data(args)
 
 
+def _draws_note(draws: int, prob: float = 0.9) -> None:
+    """A note when ``draws`` are too few for a ``prob`` interval (fewer than 19 for 90%)."""
+    from pyro_causalmmm.posterior.stats import interval_level
+
+    level = interval_level(draws, prob)
+    if level < prob - 1e-9:
+        need = math.ceil((1 + prob) / (1 - prob) - 1e-9)
+        print(
+            f"note: {draws} draws cannot make a {prob:.0%} interval: the HDI columns are the "
+            f"draws' range, which holds {level:.0%} of a calibrated posterior; use --draws "
+            f"{need} or more"
+        )
+
+
 def _unstable_note(count: int) -> None:
     if count:
         print(
@@ -207,6 +221,7 @@ def cmd_contributions(args: argparse.Namespace) -> int:
     table = result.table
     atomic_write(Path(args.out), lambda p: table.to_csv(p, index=False))
     _unstable_note(int(result.draws.attrs.get("unstable", 0)))
+    _draws_note(args.draws)
     total, spend = table["contribution"].sum(), table["spend"].sum()
     print(
         f"wrote {args.out} ({len(table)} rows: {data.n_shops} shops x "
@@ -241,6 +256,7 @@ def cmd_response(args: argparse.Namespace) -> int:
         atomic_write(Path(args.plot), lambda p: fig.savefig(p, dpi=110, bbox_inches="tight"))
     atomic_write(Path(args.out), lambda p: result.table.to_csv(p, index=False))
     _unstable_note(int(result.draws.attrs.get("unstable", 0)))
+    _draws_note(args.draws)
     extra = f" and {args.plot}" if args.plot else ""
     print(f"wrote {args.out} ({len(result.table)} rows){extra}")
     return EXIT_OK
@@ -276,6 +292,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     atomic_write(Path(args.out), lambda p: table.to_csv(p, index=False))
     s = plan.summary
     _unstable_note(int(s["unstable"]))
+    _draws_note(args.draws)
     print(
         f"plan: budget {s['budget']:.6g} over {s['horizon']} steps (current spend "
         f"{s['current_total']:.6g}, {'per shop' if s['per_shop'] else 'pooled over shops'}); "

@@ -43,6 +43,17 @@ def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, np.nan, low), np.where(bad, np.nan, high)
 
 
+def interval_level(n: int, prob: float) -> float:
+    """The probability that the :func:`hdi` window of ``n`` draws holds a truth
+    exchangeable with them, before the choice of the narrowest window:
+    ``min(ceil(prob (n + 1)), n - 1) / (n + 1)``. It is at least ``prob`` from
+    ``n >= (1 + prob) / (1 - prob)`` draws (19 for 90%); below that the window is the
+    draws' range, ``(n - 1) / (n + 1)``."""
+    if n < 2:
+        return 0.0
+    return min(int(np.ceil(prob * (n + 1) - 1e-9)), n - 1) / (n + 1)
+
+
 def coverage(observed: np.ndarray, draws: np.ndarray, prob: float) -> float:
     """Share of the finite ``observed`` values ``(...)`` inside the ``prob`` HDI of
     ``draws`` ``(draw, ...)``. A calibrated predictive covers about ``prob``."""
