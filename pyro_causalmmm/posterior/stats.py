@@ -9,6 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def _window_gaps(n: int, prob: float) -> int:
+    """Gaps of the sorted draws a ``prob`` window of ``n`` draws spans, ``ceil(prob (n + 1))``
+    (the ``1e-9`` keeps ``0.9 * 10 = 9.000000000000002`` at 9 gaps, not 10)."""
+    return int(np.ceil(prob * (n + 1) - 1e-9))
+
+
 def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
     """Highest-density interval of each column of ``draws`` ``(draw, ...)``.
 
@@ -32,7 +38,7 @@ def hdi(draws: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"prob must be in (0, 1), got {prob}")
     x = np.sort(np.asarray(draws, dtype=np.float64), axis=0)
     n = x.shape[0]
-    k = int(np.ceil(prob * (n + 1) - 1e-9)) + 1  # points in the window
+    k = _window_gaps(n, prob) + 1  # points in the window
     if k >= n:
         return x[0], x[-1]
     widths = x[k - 1 :] - x[: n - k + 1]  # (n - k + 1, ...)
@@ -51,7 +57,7 @@ def interval_level(n: int, prob: float) -> float:
     draws' range, ``(n - 1) / (n + 1)``."""
     if n < 2:
         return 0.0
-    return min(int(np.ceil(prob * (n + 1) - 1e-9)), n - 1) / (n + 1)
+    return min(_window_gaps(n, prob), n - 1) / (n + 1)
 
 
 def coverage(observed: np.ndarray, draws: np.ndarray, prob: float) -> float:
