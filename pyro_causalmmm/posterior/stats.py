@@ -11,7 +11,7 @@ import numpy as np
 
 def _window_gaps(n: int, prob: float) -> int:
     """Gaps of the sorted draws a ``prob`` window of ``n`` draws spans, ``ceil(prob (n + 1))``
-    (the ``1e-9`` keeps ``0.9 * 10 = 9.000000000000002`` at 9 gaps, not 10)."""
+    (the ``1e-9`` absorbs float rounding where ``prob (n + 1)`` is a whole number)."""
     return int(np.ceil(prob * (n + 1) - 1e-9))
 
 
