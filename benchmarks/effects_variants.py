@@ -61,6 +61,12 @@ VARIANTS = {
         "the default model, contributions with DecisionConfig(draws=80) (4x the default 20)",
         {"draws": 80},
     ),
+    "positive80": (
+        {},
+        "the default model, contributions with DecisionConfig(spend_effects='positive', "
+        "draws=80): the README's settings for reported media figures",
+        {"spend_effects": "positive", "draws": 80},
+    ),
     "model_covariance": (
         {},
         "the default model, contributions with DecisionConfig(coefficient_covariance='model')"
