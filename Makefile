@@ -50,6 +50,7 @@ demo: $(STAMP)
 # 1.5 min a draw, 12 shops; a model change needs only `benchmarks/effects.py --full --methods
 # causalmmm`, about 5 min: the PyMC-Marketing rows, also those of `--pymc-shops 60`, are reused;
 # the weekly funnel's further seeds 3-8: about 10 min more, scored apart in effects.md)
+# effects_variants.py: ten CausalMMM variants on the same draws, about 25 min (measured 2026-12-02)
 bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full
