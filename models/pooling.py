@@ -18,7 +18,9 @@ Why a shop keeps at least half the weight (``floor = 1``): the funnels' shops di
 earnest (each parent's share of a node's media effect is a Dirichlet split, and edges
 come and go), which a normal prior fitted to 12-60 shops describes only roughly. With
 ``floor = 0.1`` the 12-shop weekly funnel's coverage fell from 85% to 80% (seeds 0-2),
-with ``1`` to 84%, while the daily funnel was the same either way; a small-sample
+with ``1`` to 84% (coverages read with 0.7's HDI window, which held 83% of a calibrated
+posterior at 20 draws: compare them with each other, not with 90%), while the daily
+funnel was the same either way; a small-sample
 correction of the shrinkage factor (Morris 1983, ``(n - 3) / (n - 1)``) did not move it.
 Measured effects of the default in ``benchmarks/notes.md`` (stop 24).
 """
