@@ -183,9 +183,13 @@ def _prepare(args, outputs):
     return mmm, load_data(args)
 
 
-def _draws_note(draws: int, prob: float = 0.9) -> None:
-    """A note when ``draws`` are too few for a ``prob`` interval (fewer than 19 for 90%)."""
+def _draws_note(draws: int, prob: float | None = None) -> None:
+    """A note when ``draws`` are too few for a ``prob`` interval (default: the decisions'
+    ``HDI_PROB``; fewer than 19 draws for 90%)."""
+    from pyro_causalmmm.decisions.scenarios import HDI_PROB
     from pyro_causalmmm.posterior.stats import interval_level
+
+    prob = HDI_PROB if prob is None else prob
 
     level = interval_level(draws, prob)
     if level < prob - 1e-9:
