@@ -5,7 +5,7 @@ and GMV forecasts with uncertainty. Start with :class:`CausalMMM` and
 :class:`MarketingMixData`.
 """
 
-__version__ = "0.8.0"
+__version__ = "0.8.1"
 
 from pyro_causalmmm.data import MarketingMixData  # noqa: E402
 from pyro_causalmmm.errors import (  # noqa: E402

@@ -15,6 +15,12 @@ from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world
 from pyro_causalmmm.decisions.worlds import coefficient_noise
 
 PATH_BYTES = 2**29  # largest memory of one chunk's factual decoder states (world_chunks)
+# scenarios one counterfactual call runs at once on a chunk of shops: the chunk is sized so
+# that ``config.rows`` (scenario x draw x shop) rows hold this many (world_chunks). One
+# scenario per call (0.8) paid the per-step overhead of ~30 small ops per scenario; on
+# Simulation 2's contributions 2-4 per call were 6-10% faster than 1, 10 slower
+# (benchmarks/notes.md, stop 26)
+SCENARIOS = 3
 
 
 def _redraw_seed(seed: int, attempt: int) -> int:
@@ -53,15 +59,17 @@ def positive_spends(data: MarketingMixData, config) -> list[int]:
 def world_chunks(
     model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config, positive=()
 ):
-    """Yield ``(shop slice, World)`` for chunks of about ``config.rows`` shop-draws, each
-    world prepared from its chunk's first window step; unstable graph draws are redrawn
-    with seeds derived from ``config.seed``. ``adj`` ``(draw, shop, cause, effect)``,
-    ``window`` ``(shop, time)`` bool. A chunk also keeps its factual decoder states
-    (``World.h_path``, ``S x T x D x hidden`` floats per shop) under ``PATH_BYTES``, so
-    long daily panels are worked through in fewer shops at a time."""
+    """Yield ``(shop slice, World)`` for chunks of about ``config.rows / SCENARIOS``
+    shop-draws (so that a counterfactual call of :data:`SCENARIOS` scenarios on a chunk
+    runs about ``config.rows`` rows), each world prepared from its chunk's first window
+    step; unstable graph draws are redrawn with seeds derived from ``config.seed``.
+    ``adj`` ``(draw, shop, cause, effect)``, ``window`` ``(shop, time)`` bool. A chunk
+    also keeps its factual decoder states (``World.h_path``, ``S x T x D x hidden`` floats
+    per shop) under ``PATH_BYTES``, so long daily panels are worked through in fewer shops
+    at a time."""
     S, B = adj.shape[0], x.shape[0]
     per_shop = 4 * S * (x.shape[1] + 1) * x.shape[2] * model.decoder.hidden
-    shop_chunk = max(1, min(config.rows // S, PATH_BYTES // per_shop))
+    shop_chunk = max(1, min(config.rows // (S * SCENARIOS), PATH_BYTES // per_shop))
     noise = coefficient_noise_source(model, config, S, B)
     for lo in range(0, B, shop_chunk):
         sl = slice(lo, min(lo + shop_chunk, B))
