@@ -46,6 +46,11 @@ VARIANTS = {
         {"same_period": "on"},
         "same-period columns from spends only, none along the funnel (weekly data)",
     ),
+    "funnel": (
+        {"same_period": "funnel"},
+        "same-period columns from spends and along the column order at every step (daily "
+        "data too; the weekly default)",
+    ),
     "no_ranks": ({"evidence_ranks": False}, "raw-value tests only"),
     "no_even": ({"evidence_even": False}, "without the even test (lags and folded scores)"),
     "no_products": ({"evidence_products": False}, "without the product test (pairwise products)"),
