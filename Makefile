@@ -56,7 +56,7 @@ bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) benchmarks/robustness.py --full
 	$(PY) benchmarks/effects.py --full
 	$(PY) benchmarks/effects.py --full --funnels weekly --seeds 3,4,5,6,7,8
-	$(PY) benchmarks/evidence_variants.py --variants default,effect_rates,no_products,no_even,no_even_no_products,lagged_only,spends_only
+	$(PY) benchmarks/evidence_variants.py --variants default,effect_rates,no_products,no_even,no_even_no_products,lagged_only,spends_only,funnel
 	$(PY) benchmarks/effects_variants.py --variants linear,unpooled,hill,funnel,spends_only,lagged_only,positive,model_covariance,draws80,positive80
 	$(PY) benchmarks/decisions.py
 	$(PY) benchmarks/recovery.py --full
