@@ -81,6 +81,9 @@ def test_channel_without_out_edges_contributes_exactly_nothing(setup, monkeypatc
     t = co.contributions(mmm, data, config=CFG).table
     row = t[t["channel"] == "spend_2"]
     assert (row[["contribution", "direct", "indirect", "mroas", "p_effect"]] == 0).all().all()
+    # written as 0.0, not -0.0 (the CSV a user reads)
+    zeros = row[["contribution", "contribution_hdi_low", "contribution_hdi_high", "direct"]]
+    assert not np.signbit(zeros.to_numpy(dtype=float)).any()
 
 
 def test_p_effect_is_the_share_of_draws_with_a_path_to_the_target(setup, monkeypatch):

@@ -135,7 +135,8 @@ def contributions(
         window=win,
         config=config,
     )  # (S, shop, 3C)
-    total, direct = -gains[..., :C], -gains[..., C : 2 * C]
+    # 0 - gain, not -gain: a channel that changes nothing reads 0.0, not -0.0, in the CSV
+    total, direct = 0.0 - gains[..., :C], 0.0 - gains[..., C : 2 * C]
     with np.errstate(divide="ignore", invalid="ignore"):
         marginal = np.where(spend > 0, gains[..., 2 * C :] / (h * spend), np.nan)
         roas = np.where(spend > 0, total.mean(0) / spend, np.nan)
