@@ -261,8 +261,8 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
     has a ``mediated`` column), ``pairs``, and the effect-size measures of the
     marketing issue: ``hdi_coverage`` (share of pairs whose true total lies inside the
     contribution HDI, when ``estimated`` has it), ``median_abs_log_ratio`` (median
-    ``|log(est / true)|`` over pairs
-    whose true total is positive and estimate has its sign) and ``sign_errors`` (pairs
+    ``|log(est / true)|`` over pairs whose true total is positive, an estimate <= 0
+    counting as a miss of unbounded size) and ``sign_errors`` (pairs
     with a positive true total estimated < 0).
     """
     est = estimated.assign(shop=estimated["shop"].astype(str))
@@ -285,12 +285,12 @@ def compare_with_truth(estimated: pd.DataFrame, truth: pd.DataFrame) -> dict:
             m["total"] <= m["contribution_hdi_high"]
         )
         out["hdi_coverage"] = float(inside.mean())
-    pos = (m["total"] > 0) & (m["contribution"] > 0)
-    out["median_abs_log_ratio"] = (
-        float(np.median(np.abs(np.log(m.loc[pos, "contribution"] / m.loc[pos, "total"]))))
-        if pos.any()
-        else float("nan")
-    )
+    real = m[m["total"] > 0]
+    with np.errstate(divide="ignore", invalid="ignore"):  # an estimate <= 0: a miss
+        log_err = np.where(
+            real["contribution"] > 0, np.abs(np.log(real["contribution"] / real["total"])), np.inf
+        )
+    out["median_abs_log_ratio"] = float(np.median(log_err)) if len(real) else float("nan")
     if "mediated" in m:
         med = m["mediated"].astype(bool)
         out["indirect_unmediated"] = float(np.abs(m.loc[~med, "indirect"]).mean())
