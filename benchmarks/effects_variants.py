@@ -53,8 +53,15 @@ VARIANTS = {
     ),
     "positive": (
         {},
-        "the default model, contributions with DecisionConfig(spend_effects='positive')",
+        "the default model, contributions with DecisionConfig(spend_effects='positive'): >= 0 "
+        "on every spend's direct gain (the default 'auto': on the pairs found media-like)",
         {"spend_effects": "positive"},
+    ),
+    "free": (
+        {},
+        "the default model, contributions with DecisionConfig(spend_effects='free'): either "
+        "sign on every spend's direct gain (the default before 0.9)",
+        {"spend_effects": "free"},
     ),
     "draws80": (
         {},

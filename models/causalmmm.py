@@ -97,6 +97,10 @@ class CausalMMMModel(nn.Module):
         P = self.layout.width
         self.register_buffer("coef_mean", torch.zeros(n_nodes, P))
         self.register_buffer("coef_prec", torch.full((n_nodes, P), config.linear_prior_scale**-2))
+        # (cause, effect) pairs of spends into other nodes whose direct gains the panel's
+        # shops estimate as media-like (`models.pooling.media_pairs`): held >= 0 by the
+        # decisions' default spend_effects="auto"; none until the fit sets them
+        self.register_buffer("media_pairs", torch.zeros(n_nodes, n_nodes, dtype=torch.bool))
 
     def coefficient_prior(self, nodes=None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The linear coefficients' prior ``(mean, precision)``, each ``(node, P)`` (rows

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 
+from .design import cause_directions
 from .linear import posterior_precision
 
 
@@ -82,12 +83,39 @@ def pooled_prior(
     return mean, prec
 
 
+def media_pairs(
+    gains: torch.Tensor, active: torch.Tensor, strength: float = 10.0, share: float = 0.75
+) -> torch.Tensor:
+    """``(cause, effect)`` bool: the (spend, responder) pairs whose direct gains the panel
+    says are media-like (non-negative), for ``DecisionConfig.spend_effects="auto"``.
+
+    ``gains`` ``(shop, cause, effect)`` each shop's estimated long-run direct gain (its own
+    data alone), ``active`` (bool, same shape) where the shop has the edge. With ``k+``
+    positive gains of ``n`` active ones in the whole panel and ``k+_ij`` of ``n_ij`` for a
+    pair, the shares of positive gains (Beta-binomial, the panel's share as the pair's
+    prior mean with ``strength`` pseudo-shops)::
+
+        s = (k+ + 1) / (n + 2),    s_ij = (k+_ij + strength * s) / (n_ij + strength)
+
+    and a pair is media-like when ``s_ij >= share``. Random signs give ``s`` about 1/2 (so no
+    pair reaches 3/4 unless its own shops agree); media give 0.8-0.9 (funnels: most pairs,
+    also those with 2-5 shops, borrow the panel's share). Measured in ``benchmarks/notes.md``
+    (stop 27)."""
+    w = active.to(gains.dtype)
+    pos = ((gains > 0) & active).to(gains.dtype)
+    s = (pos.sum() + 1) / (w.sum() + 2)
+    s_ij = (pos.sum(0) + strength * s) / (w.sum(0) + strength)
+    return (s_ij >= share) & (w.sum(0) > 0)
+
+
 @torch.no_grad()
-def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256):
+def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256, spends=()):
     """The pooled prior ``(mean, precision)`` ``(node, P)`` of ``model``'s coefficients
     from the panel ``x`` ``(shop, time, node)``, with the graph at ``adj`` ``(shop, cause,
     effect)`` rounded to 0/1 (an edge is in a shop's design when its probability is
-    > 0.5) and the decoder as trained. Shops are processed in chunks of ``chunk``."""
+    > 0.5) and the decoder as trained, and :func:`media_pairs` ``(node, node)`` of the
+    ``spends`` (node indices) into the other nodes from the same per-shop estimates.
+    Shops are processed in chunks of ``chunk``."""
     prior = model.config.linear_prior_scale
     hard = (adj > 0.5).to(x.dtype)
     gtg, gtr, _, _ = model.residual_moments(x, mask, context, hard, chunk)
@@ -98,4 +126,16 @@ def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256):
     # a column is in a shop's design where its edge is on and its values are not all 0
     # (a gated-off column has a zero diagonal in G^T G)
     active = torch.diagonal(gtg, dim1=-2, dim2=-1) > 0
-    return pooled_prior(beta, var, active, prior)
+    mean, prec = pooled_prior(beta, var, active, prior)
+    D = x.shape[-1]
+    pairs = torch.zeros(D, D, dtype=torch.bool)
+    spends = sorted(int(i) for i in spends)
+    others = [j for j in range(D) if j not in spends]
+    if spends and others:
+        dirs = cause_directions(model.layout, spends).to(beta.dtype)  # (C, P)
+        gains = torch.einsum("cp,bjp->bcj", dirs, beta[:, others])  # (shop, C, |others|)
+        on = hard[:, spends][:, :, others] > 0
+        pairs[torch.as_tensor(spends)[:, None], torch.as_tensor(others)[None]] = media_pairs(
+            gains, on
+        )
+    return mean, prec, pairs

@@ -204,10 +204,15 @@ class CausalMMM:
         # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
         adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
         self.model.calibrate_noise(*tensors, adj)
-        if self.config.effect_pooling == "shops" and self.config.linear_lags:
-            prior = fit_pooled_prior(self.model, *tensors, adj)  # models.pooling
-            self.model.coef_mean.copy_(prior[0])
-            self.model.coef_prec.copy_(prior[1])
+        # the pooled prior is used only with effect_pooling="shops" (CausalMMMModel.
+        # coefficient_prior); the media pairs of spend_effects="auto" with either
+        if self.config.linear_lags:
+            spends = [self.node_names.index(c) for c in data.spend_names]
+            prior = fit_pooled_prior(self.model, *tensors, adj, spends=spends)  # models.pooling
+            if self.config.effect_pooling == "shops":
+                self.model.coef_mean.copy_(prior[0])
+                self.model.coef_prec.copy_(prior[1])
+            self.model.media_pairs.copy_(prior[2])
         return self.fit_result
 
     # ------------------------------------------------------------------ data
@@ -383,7 +388,8 @@ class CausalMMM:
         model_state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
         # older models: no learned graph prior (0.1), no per-pair edge_offset (before 0.6)
         model_state.setdefault("prior_logits", self.model.prior_logits.clone())
-        for name in ("coef_mean", "coef_prec"):  # before 0.7: N(0, s^2), not pooled
+        # before 0.7: N(0, s^2), not pooled; before 0.9: no media pairs ("auto" is "free")
+        for name in ("coef_mean", "coef_prec", "media_pairs"):
             model_state.setdefault(name, getattr(self.model, name).clone())
         guide_state = {k: v for k, v in self.guide.state_dict().items() if k == "edge_offset"}
         guide_state.update({k[6:]: v for k, v in state.items() if k.startswith("guide.")})

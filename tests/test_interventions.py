@@ -340,9 +340,18 @@ def test_coefficient_draws_centre_on_the_posterior_mean(fitted, covariance):
     assert not torch.allclose(draws["model"].std(0), draws["robust"].std(0), rtol=0.05)
 
 
+def _spend_pairs(spends, effects=None) -> torch.Tensor:
+    """``(D, D)`` bool: ``spends`` into every node that is not a spend (or into ``effects``)."""
+    pairs = torch.zeros(D, D, dtype=torch.bool)
+    others = [j for j in range(D) if j not in spends] if effects is None else effects
+    pairs[torch.tensor(spends)[:, None], torch.tensor(others)[None]] = True
+    return pairs
+
+
 def test_positive_spends_have_non_negative_long_run_gains(fitted):
-    """With ``positive`` spends every draw's sum of a spend's coefficients in a responder
-    that is not a spend is >= 0; gated-off columns stay 0; without it nothing changes."""
+    """With ``positive`` pairs (every spend into every responder that is not a spend) each
+    draw's sum of a spend's coefficients there is >= 0; gated-off columns stay 0; without
+    it nothing changes."""
     from pyro_causalmmm.decisions.worlds import coefficient_noise
     from pyro_causalmmm.models.design import cause_directions
 
@@ -351,7 +360,7 @@ def test_positive_spends_have_non_negative_long_run_gains(fitted):
     adj = iv.graph_draws(np.full((x.shape[0], D, D), 0.6), S, seed=4)
     noise = coefficient_noise(6, S, x.shape[0], mmm.model)
     free = _world(fitted, adj, coef_noise=lambda a: noise).coef
-    pos = _world(fitted, adj, coef_noise=lambda a: noise, positive=spends).coef
+    pos = _world(fitted, adj, coef_noise=lambda a: noise, positive=_spend_pairs(spends)).coef
     sums = torch.einsum("sbrp,cp->csbr", pos, cause_directions(mmm.model.layout, spends))
     assert float(sums[..., 3:].min()) >= -1e-5  # responders 3 (a channel) and 4 (gmv)
     free_sums = torch.einsum("sbrp,cp->csbr", free, cause_directions(mmm.model.layout, spends))
@@ -359,6 +368,27 @@ def test_positive_spends_have_non_negative_long_run_gains(fitted):
     assert torch.equal(pos[..., :3, :], free[..., :3, :])  # spends' own equations: free
     gates = mmm.model.gates(adj)
     assert torch.all(pos[gates == 0] == 0)
-    mean = _world(fitted, adj[:1], positive=spends).coef
+    mean = _world(fitted, adj[:1], positive=_spend_pairs(spends)).coef
     m_sums = torch.einsum("sbrp,cp->csbr", mean, cause_directions(mmm.model.layout, spends))
     assert float(m_sums[..., 3:].min()) >= -1e-5
+
+
+def test_positive_pairs_constrain_only_their_own_equations(fitted):
+    """Pairs into gmv alone (what ``spend_effects="auto"`` may choose): gmv's gains are >= 0,
+    the other responders' coefficients are those of the free draws, and channel 3's
+    negative gains stay negative."""
+    from pyro_causalmmm.decisions.worlds import coefficient_noise
+    from pyro_causalmmm.models.design import cause_directions
+
+    mmm, _, x, *_ = fitted
+    S, spends = 50, [0, 1, 2]
+    adj = iv.graph_draws(np.full((x.shape[0], D, D), 0.6), S, seed=4)
+    noise = coefficient_noise(6, S, x.shape[0], mmm.model)
+    free = _world(fitted, adj, coef_noise=lambda a: noise).coef
+    part = _world(
+        fitted, adj, coef_noise=lambda a: noise, positive=_spend_pairs(spends, [D - 1])
+    ).coef
+    dirs = cause_directions(mmm.model.layout, spends)
+    assert float(torch.einsum("sbrp,cp->csbr", part, dirs)[..., D - 1].min()) >= -1e-5
+    assert torch.equal(part[..., : D - 1, :], free[..., : D - 1, :])
+    assert float(torch.einsum("sbrp,cp->csbr", part, dirs)[..., 3].min()) < 0

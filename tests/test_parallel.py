@@ -53,7 +53,7 @@ def test_two_gloo_processes_match_one_process(data_csv, tmp_path):
     # the pooled prior's precisions (up to ~1e4: 1 / tau^2 amplifies the weights'
     # rounding differences) relative, everything else absolute as before
     rel = {"model.coef_prec"}
-    worst = max((w1[k] - w2[k]).abs().max().item() for k in w1 if k not in rel)
+    worst = max((w1[k].double() - w2[k].double()).abs().max().item() for k in w1 if k not in rel)
     assert worst <= ATOL, f"parameters differ by {worst}"
     for k in rel:
         assert torch.allclose(w1[k], w2[k], rtol=ATOL, atol=0), k

@@ -84,11 +84,12 @@ def _common(parser: argparse.ArgumentParser, draws: int) -> None:
     )
     parser.add_argument(
         "--spend-effects",
-        choices=("free", "positive"),
-        default="free",
+        choices=("auto", "free", "positive"),
+        default="auto",
         help="constraint on each spend's long-run direct effect on the nodes that are not spends: "
-        "free (default; either sign) or positive (advertising never lowers them directly, "
-        "as PyMC-Marketing, Meridian and Robyn assume; recommended for media spends)",
+        "auto (default; >= 0 on the (spend, node) pairs whose shops mostly estimate a positive "
+        "effect, either sign elsewhere), positive (>= 0 everywhere, as PyMC-Marketing, Meridian "
+        "and Robyn assume) or free (either sign everywhere)",
     )
 
 

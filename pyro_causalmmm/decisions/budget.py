@@ -121,7 +121,7 @@ class BudgetConfig:
     coefficient_draws: bool = True
     hdi_prob: float = 0.9
     coefficient_covariance: str = "robust"
-    spend_effects: str = "free"
+    spend_effects: str = "auto"
 
     def __post_init__(self) -> None:
         check_decision_options(self)

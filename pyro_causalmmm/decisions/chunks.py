@@ -48,16 +48,24 @@ def coefficient_noise_source(model, config, draws: int, shops: int):
     return noise
 
 
-def positive_spends(data: MarketingMixData, config) -> list[int]:
-    """Node indices of the spends whose long-run direct effects are held >= 0 (all of them with
-    ``config.spend_effects == "positive"``, none with "free")."""
-    if config.spend_effects != "positive":
-        return []
-    return [data.node_names.index(c) for c in data.spend_names]
+def positive_pairs(model, data: MarketingMixData, config) -> torch.Tensor | None:
+    """``(cause, effect)`` bool: the (spend, responder) pairs whose long-run direct gain is
+    held >= 0, or None for none. ``config.spend_effects``: "positive" every spend into every
+    node that is not a spend; "auto" the pairs the fit found media-like
+    (``model.media_pairs``, :func:`models.pooling.media_pairs`); "free" none."""
+    if config.spend_effects == "free":
+        return None
+    D = data.n_nodes
+    spend = torch.zeros(D, dtype=torch.bool)
+    spend[[data.node_names.index(c) for c in data.spend_names]] = True
+    pairs = spend[:, None] & ~spend[None, :]
+    if config.spend_effects == "auto":
+        pairs = pairs & model.media_pairs.to(torch.bool)
+    return pairs if bool(pairs.any()) else None
 
 
 def world_chunks(
-    model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config, positive=()
+    model, x, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config, positive=None
 ):
     """Yield ``(shop slice, World)`` for chunks of about ``config.rows / SCENARIOS``
     shop-draws (so that a counterfactual call of :data:`SCENARIOS` scenarios on a chunk

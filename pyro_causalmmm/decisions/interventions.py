@@ -103,7 +103,7 @@ def prepare_world(
     max_tries: int = 25,
     coef_noise: Callable[[int], torch.Tensor] | None = None,
     covariance: str = "robust",
-    positive=(),
+    positive: torch.Tensor | None = None,
 ) -> World:
     """Teacher-forced pass of the responders ``nodes`` (default: every node) on the observed
     values for every graph draw, the linear coefficients given each draw, and the
@@ -122,8 +122,9 @@ def prepare_world(
     first pass, 0, 1, ... for redrawn draws. ``covariance`` "robust" (default) draws them
     from the sandwich posterior ``A^{-1} V A^{-1}`` of :func:`models.linear.robust_root`
     (HAC scores of the decoder residuals), "model" from ``N(., A^{-1})``. ``positive``
-    lists spend nodes whose long-run direct gain on each other responder has a prior
-    ``>= 0`` (each coefficient draw is projected onto it, ``models.linear.project_half_spaces``).
+    ``(cause, effect)`` bool (or None) marks the (spend, responder) pairs whose long-run
+    direct gain has a prior ``>= 0`` (each coefficient draw is projected onto it,
+    ``models.linear.project_half_spaces``; :func:`~pyro_causalmmm.decisions.chunks.positive_pairs`).
 
     ``keep`` ``(Q, D)`` bool lists the responder sets of the scenarios to be run (default:
     ``nodes``); a (draw, shop) with :func:`subsystem_radius` ``>= 1`` for any of them is

@@ -56,7 +56,7 @@ from pyro_causalmmm.decisions.budget import (
 from pyro_causalmmm.decisions.chunks import (
     _redraw_seed,
     coefficient_noise_source,
-    positive_spends,
+    positive_pairs,
 )
 from pyro_causalmmm.decisions.interventions import graph_draws, prepare_world, rollout_future
 from pyro_causalmmm.decisions.scenarios import limits, spend_channels
@@ -109,7 +109,7 @@ class _Problem:
             redraw=redraw,
             coef_noise=coefficient_noise_source(model, config, config.draws, data.n_shops),
             covariance=config.coefficient_covariance,
-            positive=positive_spends(data, config),
+            positive=positive_pairs(model, data, config),
         )
         last = data.context[np.arange(data.n_shops), data.lengths - 1]
         fut = mmm.future_context_tensor(data, np.repeat(last[:, None, :], M, axis=1))

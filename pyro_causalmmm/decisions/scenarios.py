@@ -17,7 +17,7 @@ import torch
 import xarray as xr
 
 from pyro_causalmmm.data import MarketingMixData
-from pyro_causalmmm.decisions.chunks import positive_spends, world_chunks
+from pyro_causalmmm.decisions.chunks import positive_pairs, world_chunks
 from pyro_causalmmm.decisions.interventions import ancestors, counterfactual, graph_draws
 from pyro_causalmmm.decisions.worlds import check_decision_options
 from pyro_causalmmm.errors import ConfigError, DataValidationError
@@ -46,11 +46,16 @@ class DecisionConfig:
         of :func:`pyro_causalmmm.models.linear.robust_root` (HAC scores of the residuals:
         lags only approximate adstock and saturation, so the residuals are autocorrelated;
         ``benchmarks/notes.md``); "model": ``A^{-1}``, independent errors (0.5).
-    spend_effects: "free" (default): a spend's coefficients have either sign; "positive":
-        its long-run direct gain on each node that is not a spend is >= 0 (each draw
-        projected there, ``models.linear.project_half_spaces``). Not the default:
-        wrong where effects can be negative (Simulation 2, random signs: Spearman 0.90 ->
-        0.72), right for media (funnels: no sign errors at ROAS > 0.5; notes.md).
+    spend_effects: the sign of each spend's long-run direct gain on each node that is not
+        a spend (the sum of its coefficients there). "auto" (default since 0.9): held >= 0
+        (each draw projected there, ``models.linear.project_half_spaces``) on the pairs the
+        fit found media-like, the pairs whose shops mostly estimate a positive gain with
+        the panel's share as their prior (``models.pooling.media_pairs``): every pair of
+        the funnels but one, none of Simulation 2 (random signs); "positive": on every pair (the
+        media assumption of PyMC-Marketing, Meridian and Robyn; wrong where effects can
+        be negative: Simulation 2's Spearman 0.90 -> 0.72); "free": either sign (the
+        default before 0.9: 0.7 sign errors per seed at true ROAS > 0.5 on the daily
+        funnel, none with "auto"; ``benchmarks/notes.md``, stop 27).
     """
 
     draws: int = DRAWS
@@ -60,7 +65,7 @@ class DecisionConfig:
     rows: int = 1024
     coefficient_draws: bool = True
     coefficient_covariance: str = "robust"
-    spend_effects: str = "free"
+    spend_effects: str = "auto"
 
     def __post_init__(self) -> None:
         check_decision_options(self)
@@ -211,7 +216,7 @@ def scenario_gains(
     unstable = 0
     chunks = world_chunks(
         model, values, mask, ctx, adj, window, floor, ceiling, keep, p_edge, config,
-        positive_spends(data, config),
+        positive_pairs(model, data, config),
     )
     for sl, world in chunks:
         win = window[sl]
@@ -310,7 +315,7 @@ def intervene(
     out = np.empty((S, B, T, D))
     model = mmm.model.eval()
     floor, ceiling = limits(data)
-    pos = positive_spends(data, config)
+    pos = positive_pairs(model, data, config)
     for sl, world in world_chunks(
         model, x, mask, ctx, adj, win, floor, ceiling, keep, p_edge, config, pos
     ):

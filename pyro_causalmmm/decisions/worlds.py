@@ -29,7 +29,7 @@ from pyro_causalmmm.models.pooling import posterior_mean
 # covariance of the coefficient draws and the sign prior of spends' effects
 # (DecisionConfig.coefficient_covariance, DecisionConfig.spend_effects)
 COVARIANCES = ("robust", "model")
-SPEND_EFFECTS = ("positive", "free")
+SPEND_EFFECTS = ("auto", "positive", "free")
 
 
 def check_decision_options(config) -> None:
@@ -240,17 +240,17 @@ def coefficient_noise(seed: int, draws: int, shops: int, model) -> torch.Tensor:
 @torch.no_grad()
 def _teacher_forced(
     model, x, mask, context, adj, nodes, start, floor, ceiling, coef_noise=None,
-    covariance="robust", positive=(),
+    covariance="robust", positive=None,
 ) -> World:
     """The world of :func:`prepare_world` for given draws ``adj`` (no stability check).
     ``coef_noise`` None: the linear coefficients at their conditional posterior mean; a
     tensor ``(S, B, D, P)`` (:func:`coefficient_noise`): one draw of them per graph draw
     from that posterior, whose covariance is the robust sandwich
     (:func:`models.linear.robust_root`) for ``covariance="robust"`` or the model's
-    ``A^{-1}`` for ``"model"``. ``positive``: node indices (spends) whose long-run direct
-    gain on every other responder (the sum of its coefficients there,
-    :func:`models.design.cause_directions`) must be ``>= 0``: each draw (or the mean) is
-    projected onto that set in the posterior's metric
+    ``A^{-1}`` for ``"model"``. ``positive``: ``(cause, effect)`` bool (or None), the pairs
+    whose long-run direct gain (the sum of the cause's coefficients in the effect's
+    equation, :func:`models.design.cause_directions`) must be ``>= 0``: each draw (or the
+    mean) is projected onto that set in the posterior's metric
     (:func:`models.linear.project_half_spaces`)."""
     cfg = model.config
     dec = model.decoder
@@ -304,18 +304,18 @@ def _teacher_forced(
         e = resid - torch.einsum("btp,sbrp->sbtr", X, gates * beta) * w[None, ..., None]
         root = robust_root(X, e, w, gates, sigma, cfg.linear_prior_scale, prior_prec)
         beta = beta + torch.cholesky_solve(root @ eps[..., None], chol)[..., 0]
-        if positive:
+        if positive is not None:
             half = torch.cholesky_solve(root, chol)  # A^{-1} R
             cov = half @ half.transpose(-1, -2)
     elif coef_noise is not None:  # beta ~ N(mean, A^{-1}): mean + chol^{-T} eps
         eps = coef_noise[:, :, nodes].to(beta.dtype)  # (S, B, R, P)
         upper = chol.transpose(-1, -2)
         beta = beta + torch.linalg.solve_triangular(upper, eps[..., None], upper=True)[..., 0]
-    if positive:  # each spend's long-run direct gain on a responder projected onto >= 0
-        spends = torch.as_tensor(sorted(int(i) for i in positive))
-        rows = ~torch.isin(nodes, spends)  # (R,) the responders that are not spends
-        dirs = cause_directions(model.layout, spends).to(beta.dtype)  # (C, P)
-        dirs = dirs[:, None, None, None, :] * gates[None] * rows[:, None].to(beta.dtype)
+    if positive is not None:  # the marked pairs' long-run direct gains projected onto >= 0
+        causes = positive.any(1).nonzero()[:, 0]
+        on = positive[causes][:, nodes].to(beta.dtype)  # (C, R) the pairs among responders
+        dirs = cause_directions(model.layout, causes).to(beta.dtype)  # (C, P)
+        dirs = dirs[:, None, None, None, :] * gates[None] * on[:, None, None, :, None]
         cov = torch.cholesky_inverse(chol) if cov is None else cov
         beta = project_half_spaces(beta, cov, dirs)
     coef = gates * beta

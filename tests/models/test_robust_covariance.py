@@ -150,10 +150,11 @@ def test_decision_configs_check_the_covariance_name():
 
     assert DecisionConfig().coefficient_covariance == "robust"
     assert BudgetConfig(budget=1.0).coefficient_covariance == "robust"
-    assert DecisionConfig().spend_effects == "free" == BudgetConfig(budget=1.0).spend_effects
+    assert DecisionConfig().spend_effects == "auto" == BudgetConfig(budget=1.0).spend_effects
     for make in (DecisionConfig, lambda **kw: BudgetConfig(budget=1.0, **kw)):
         assert make(coefficient_covariance="model").coefficient_covariance == "model"
         assert make(spend_effects="positive").spend_effects == "positive"
+        assert make(spend_effects="free").spend_effects == "free"
         with pytest.raises(ConfigError, match="coefficient_covariance"):
             make(coefficient_covariance="sandwich")
         with pytest.raises(ConfigError, match="spend_effects"):
