@@ -139,3 +139,17 @@ def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256, spends=()):
             gains, on
         )
     return mean, prec, pairs
+
+
+def set_effect_priors(model, x, mask, context, adj, spends) -> None:
+    """After the fit: set ``model``'s pooled prior (used with ``effect_pooling="shops"``
+    only, ``CausalMMMModel.coefficient_prior``) and its media pairs (used by the decisions'
+    ``spend_effects="auto"`` with either) from :func:`fit_pooled_prior`; nothing without a
+    linear term."""
+    if not model.config.linear_lags:
+        return
+    mean, prec, pairs = fit_pooled_prior(model, x, mask, context, adj, spends=spends)
+    if model.config.effect_pooling == "shops":
+        model.coef_mean.copy_(mean)
+        model.coef_prec.copy_(prec)
+    model.media_pairs.copy_(pairs)

@@ -28,7 +28,7 @@ from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
 from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
 from pyro_causalmmm.models.design import same_period_columns
-from pyro_causalmmm.models.pooling import fit_pooled_prior
+from pyro_causalmmm.models.pooling import set_effect_priors
 from pyro_causalmmm.models.response import fit_response_shapes
 
 WEIGHTS_FILE = "weights.pt"
@@ -204,15 +204,8 @@ class CausalMMM:
         # sigma by EM after SVI (see CausalMMMModel.calibrate_noise for why)
         adj = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
         self.model.calibrate_noise(*tensors, adj)
-        # the pooled prior is used only with effect_pooling="shops" (CausalMMMModel.
-        # coefficient_prior); the media pairs of spend_effects="auto" with either
-        if self.config.linear_lags:
-            spends = [self.node_names.index(c) for c in data.spend_names]
-            prior = fit_pooled_prior(self.model, *tensors, adj, spends=spends)  # models.pooling
-            if self.config.effect_pooling == "shops":
-                self.model.coef_mean.copy_(prior[0])
-                self.model.coef_prec.copy_(prior[1])
-            self.model.media_pairs.copy_(prior[2])
+        spends = [self.node_names.index(c) for c in data.spend_names]
+        set_effect_priors(self.model, *tensors, adj, spends)  # models.pooling
         return self.fit_result
 
     # ------------------------------------------------------------------ data

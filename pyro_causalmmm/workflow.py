@@ -156,6 +156,11 @@ def run_fit(
         "holdout": int(holdout),
         "node_names": data.node_names,
         "context_names": data.context_names,
+        # the (spend, node) pairs held >= 0 by the decisions' spend_effects="auto"
+        "media_pairs": [
+            f"{mmm.node_names[i]} -> {mmm.node_names[j]}"
+            for i, j in mmm.model.media_pairs.nonzero().tolist()
+        ],
         "data_summary": train.summary(),
         "posterior": {
             "draws": options.draws,

@@ -69,6 +69,9 @@ def test_fit_writes_model_edges_and_report(tmp_path, capsys):
     assert set(edges["cause"]) == set(names) and (edges["cause"] != edges["effect"]).all()
     report = json.loads((out / "fit.json").read_text())
     assert report["package_version"] and len(report["fit"]["train_losses"]) == 1
+    model = CausalMMM.load(out / "model")
+    held = [(names[i], names[j]) for i, j in model.model.media_pairs.nonzero().tolist()]
+    assert report["media_pairs"] == [f"{a} -> {b}" for a, b in held]
     assert CausalMMM.load(out / "model").node_names == names
     assert "wrote" in capsys.readouterr().out
 

@@ -137,3 +137,73 @@ def test_a_model_saved_by_0_6_loads_unpooled(tmp_path):
 def test_effect_pooling_is_checked():
     with pytest.raises(ConfigError, match="effect_pooling"):
         ModelConfig(effect_pooling="geo")
+
+
+def _gains(signs, shops, seed):
+    """``(shop, cause, effect)`` gains ``sign * U(0.1, 1)`` for ``signs`` ``(cause, effect)``
+    (+1, -1, or 0 for a random sign per shop)."""
+    gen = torch.Generator().manual_seed(seed)
+    signs = torch.as_tensor(signs, dtype=torch.float64)
+    size = (shops, *signs.shape)
+    mag = 0.1 + 0.9 * torch.rand(size, generator=gen, dtype=torch.float64)
+    coin = torch.where(torch.rand(size, generator=gen) < 0.5, -1.0, 1.0).double()
+    return mag * torch.where(signs == 0, coin, signs)
+
+
+def test_media_pairs_tell_media_from_random_signs():
+    from pyro_causalmmm.models.pooling import media_pairs
+
+    every = torch.ones(60, 3, 2, dtype=torch.bool)
+    # random signs in every shop (Simulation 2): no pair is media-like
+    assert not media_pairs(_gains(torch.zeros(3, 2), 60, 0), every).any()
+    # media: every pair, though 10% of the shops' estimates are negative (noise)
+    media = _gains(torch.ones(3, 2), 60, 1)
+    flip = torch.rand(media.shape, generator=torch.Generator().manual_seed(2)) < 0.1
+    assert media_pairs(torch.where(flip, -media, media), every).all()
+    # a pair negative in its 60 shops stays free inside a media panel; its neighbours do not
+    signs = torch.ones(3, 2)
+    signs[1, 0] = -1
+    pairs = media_pairs(_gains(signs, 60, 3), every)
+    assert not pairs[1, 0] and pairs.sum() == 5
+    # a pair seen in one shop borrows the panel's share (here 0.85-0.9), even if negative;
+    # a pair seen in no shop is not media-like
+    few = every.clone()
+    few[1:, 1, 1] = False
+    few[:, 2, 1] = False
+    gains = _gains(torch.ones(3, 2), 60, 4)
+    gains[0, 1, 1] = -1.0
+    pairs = media_pairs(gains, few)
+    assert pairs[1, 1] and not pairs[2, 1]
+
+
+def test_fit_records_media_pairs_of_spends_into_other_nodes(tmp_path):
+    """The fit's media pairs are (spend, responder) pairs only, a saved model keeps them,
+    and a model saved before 0.9 (without them) loads with none, so its default decisions
+    ("auto") are those of "free"."""
+    from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions
+
+    sim = simulate_funnel_weekly(n_shops=8, length=60, seed=3)
+    data = MarketingMixData.from_frame(
+        sim.frame, target="gmv", channels=list(sim.node_names[:-1]), spend=list(sim.spend_names)
+    )
+    mmm = CausalMMM(ModelConfig(hidden=8))
+    mmm.fit(data, TrainConfig(epochs=1, batch_size=8, seed=0))
+    pairs = mmm.model.media_pairs
+    spend = torch.tensor([n in data.spend_names for n in data.node_names])
+    assert pairs.dtype == torch.bool and pairs.any()
+    assert not (pairs & ~(spend[:, None] & ~spend[None, :])).any()
+    mmm.save(tmp_path / "m")
+    assert torch.equal(CausalMMM.load(tmp_path / "m").model.media_pairs, pairs)
+    as_saved_by(tmp_path / "m", "0.8.1", [], ["model.media_pairs"])
+    old = CausalMMM.load(tmp_path / "m")
+    assert not old.model.media_pairs.any()
+
+    def table(model, mode):
+        cfg = DecisionConfig(draws=4, seed=0, spend_effects=mode)
+        return contributions(model, data, config=cfg).table["contribution"].to_numpy()
+
+    np.testing.assert_array_equal(table(old, "auto"), table(old, "free"))
+    # with every pair media-like, "auto" is "positive"
+    old.model.media_pairs.copy_(spend[:, None] & ~spend[None, :])
+    np.testing.assert_array_equal(table(old, "auto"), table(old, "positive"))
+    assert not np.array_equal(table(old, "auto"), table(old, "free"))
