@@ -50,6 +50,10 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
     assert "ROAS" in printed
     # 3 draws cannot make a 90% interval: the CLI says what its HDI columns hold
     assert "3 draws cannot make a 90% interval" in printed and "holds 50%" in printed
+    # which (spend, node) pairs the default "auto" held >= 0, of the 3 spends into gmv
+    model = CausalMMM.load(out / "model").model
+    held = int(model.media_pairs.sum())
+    assert f"spend effects (auto): {held} of 3 (spend, node) pairs held >= 0" in printed
     window = ["--window", "2023-01-11:2023-01-20"]
     assert main([*argv, *window]) == 0
     assert (pd.read_csv(csv)["spend"] < table["spend"]).all()
@@ -61,6 +65,7 @@ def test_contributions_csv(run_dir, tmp_path, capsys):
     # spends' long-run gains held >= 0: other draws of the effect sizes, the same table
     assert main([*argv, "--spend-effects", "positive"]) == 0
     positive = pd.read_csv(csv)
+    assert "spend effects (positive): 3 of 3" in capsys.readouterr().out
     assert list(positive.columns) == list(table.columns)
     assert not positive["contribution"].equals(table["contribution"])
 

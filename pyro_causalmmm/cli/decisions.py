@@ -202,6 +202,23 @@ def _draws_note(draws: int, prob: float | None = None) -> None:
         )
 
 
+def _sign_note(mmm, data, config) -> None:
+    """Which (spend, node) pairs the draws hold >= 0 (``--spend-effects``), one line."""
+    from pyro_causalmmm.decisions.chunks import positive_pairs
+
+    spend = [n in data.spend_names for n in data.node_names]
+    every = [(i, j) for i, a in enumerate(spend) for j, b in enumerate(spend) if a and not b]
+    if not every:
+        return
+    pairs = positive_pairs(mmm.model, data, config)
+    held = set() if pairs is None else {tuple(p) for p in pairs.nonzero().tolist()}
+    free = [f"{data.node_names[i]} -> {data.node_names[j]}" for i, j in every if (i, j) not in held]
+    print(
+        f"note: spend effects ({config.spend_effects}): {len(held)} of {len(every)} (spend, node) "
+        "pairs held >= 0" + (f"; either sign: {', '.join(free)}" if 0 < len(free) <= 6 else "")
+    )
+
+
 def _unstable_note(count: int) -> None:
     if count:
         print(
@@ -227,6 +244,7 @@ def cmd_contributions(args: argparse.Namespace) -> int:
     atomic_write(Path(args.out), lambda p: table.to_csv(p, index=False))
     _unstable_note(int(result.draws.attrs.get("unstable", 0)))
     _draws_note(args.draws)
+    _sign_note(mmm, data, config)
     total, spend = table["contribution"].sum(), table["spend"].sum()
     print(
         f"wrote {args.out} ({len(table)} rows: {data.n_shops} shops x "
