@@ -71,7 +71,7 @@ VARIANTS = {
     "positive80": (
         {},
         "the default model, contributions with DecisionConfig(spend_effects='positive', "
-        "draws=80): the README's settings for reported media figures",
+        "draws=80): the README's settings for reported media figures before 0.9",
         {"spend_effects": "positive", "draws": 80},
     ),
     "model_covariance": (
