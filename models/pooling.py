@@ -99,13 +99,15 @@ def media_pairs(
 
     and a pair is media-like when ``s_ij >= share``. Random signs give ``s`` about 1/2 (so no
     pair reaches 3/4 unless its own shops agree); media give 0.8-0.9 (funnels: most pairs,
-    also those with 2-5 shops, borrow the panel's share). Measured in ``benchmarks/notes.md``
-    (stop 27)."""
+    also those with 2-5 shops, borrow the panel's share). A pair no shop has (``n_ij = 0``:
+    its edge appears only in some graph draws) takes the panel's share: in a media panel it
+    is held >= 0 too, as the tools that assume media everywhere would. Measured in
+    ``benchmarks/notes.md`` (stop 27)."""
     w = active.to(gains.dtype)
     pos = ((gains > 0) & active).to(gains.dtype)
     s = (pos.sum() + 1) / (w.sum() + 2)
     s_ij = (pos.sum(0) + strength * s) / (w.sum(0) + strength)
-    return (s_ij >= share) & (w.sum(0) > 0)
+    return s_ij >= share
 
 
 @torch.no_grad()

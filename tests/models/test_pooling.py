@@ -165,15 +165,16 @@ def test_media_pairs_tell_media_from_random_signs():
     signs[1, 0] = -1
     pairs = media_pairs(_gains(signs, 60, 3), every)
     assert not pairs[1, 0] and pairs.sum() == 5
-    # a pair seen in one shop borrows the panel's share (here 0.85-0.9), even if negative;
-    # a pair seen in no shop is not media-like
+    # a pair seen in one shop borrows the panel's share (here 0.85-0.9), even if negative,
+    # and so does a pair seen in no shop; with random signs neither is media-like
     few = every.clone()
     few[1:, 1, 1] = False
     few[:, 2, 1] = False
     gains = _gains(torch.ones(3, 2), 60, 4)
     gains[0, 1, 1] = -1.0
     pairs = media_pairs(gains, few)
-    assert pairs[1, 1] and not pairs[2, 1]
+    assert pairs[1, 1] and pairs[2, 1]
+    assert not media_pairs(_gains(torch.zeros(3, 2), 60, 5), few).any()
 
 
 def test_fit_records_media_pairs_of_spends_into_other_nodes(tmp_path):
