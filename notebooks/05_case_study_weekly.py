@@ -301,10 +301,12 @@ print(f"HTML report written to {path}")
 #   0.01. The next edge, `search_S -> newsletter`, has p 0.05 (it was 0.68 with
 #   same-period edges from spends only: with one brand nothing pools the evidence, and a
 #   newsletter that follows search campaigns is hard to tell from one driven by them).
-#   TV's contribution has a wide HDI (13.9M to 35.9M on 3.1M spend). The other channels'
+#   TV's contribution has a wide HDI (19.9M to 35.2M on 3.1M spend; 13.9M to 35.9M
+#   before 0.9, when its gain could take either sign: one brand's 3 positive gains make
+#   every spend's direct gain media-like, `spend_effects="auto"`). The other channels'
 #   edges into revenue are present in only a few graph draws (p 0.003-0.05; `p_effect`
 #   is the share of draws with a path to revenue), so their posterior is a spike at 0
-#   with a thin tail: `ooh_S` (a path in 8% of the draws) has an HDI from 0 to 10.1M,
+#   with a thin tail: `ooh_S` (a path in 8% of the draws) has an HDI from 0 to 15.4M,
 #   `print_S` (2%) an HDI of [0, 0] with a non-zero mean, the others 0.
 # * **Meridian file.** Spend -> impression edges are found in every geo (p = 1), but no
 #   edge into `conversions` is: the evidence for them is weak (median z-score about 1;
