@@ -204,18 +204,21 @@ def _draws_note(draws: int, prob: float | None = None) -> None:
 
 def _sign_note(mmm, data, config) -> None:
     """Which (spend, node) pairs the draws hold >= 0 (``--spend-effects``), one line."""
-    from pyro_causalmmm.decisions.chunks import positive_pairs
+    import torch
 
-    spend = [n in data.spend_names for n in data.node_names]
-    every = [(i, j) for i, a in enumerate(spend) for j, b in enumerate(spend) if a and not b]
-    if not every:
+    from pyro_causalmmm.decisions.chunks import positive_pairs, spend_pairs
+
+    every = spend_pairs(data)
+    if not every.any():
         return
-    pairs = positive_pairs(mmm.model, data, config)
-    held = set() if pairs is None else {tuple(p) for p in pairs.nonzero().tolist()}
-    free = [f"{data.node_names[i]} -> {data.node_names[j]}" for i, j in every if (i, j) not in held]
+    held = positive_pairs(mmm.model, data, config)
+    held = torch.zeros_like(every) if held is None else held
+    names = data.node_names
+    free = [f"{names[i]} -> {names[j]}" for i, j in (every & ~held).nonzero().tolist()]
     print(
-        f"note: spend effects ({config.spend_effects}): {len(held)} of {len(every)} (spend, node) "
-        "pairs held >= 0" + (f"; either sign: {', '.join(free)}" if 0 < len(free) <= 6 else "")
+        f"note: spend effects ({config.spend_effects}): {int(held.sum())} of {int(every.sum())} "
+        "(spend, node) pairs held >= 0"
+        + (f"; either sign: {', '.join(free)}" if 0 < len(free) <= 6 else "")
     )
 
 

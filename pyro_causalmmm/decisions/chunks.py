@@ -48,6 +48,13 @@ def coefficient_noise_source(model, config, draws: int, shops: int):
     return noise
 
 
+def spend_pairs(data: MarketingMixData) -> torch.Tensor:
+    """``(cause, effect)`` bool: every spend into every node that is not a spend (the pairs a
+    ``spend_effects`` constraint can hold)."""
+    spend = torch.tensor([n in data.spend_names for n in data.node_names], dtype=torch.bool)
+    return spend[:, None] & ~spend[None, :]
+
+
 def positive_pairs(model, data: MarketingMixData, config) -> torch.Tensor | None:
     """``(cause, effect)`` bool: the (spend, responder) pairs whose long-run direct gain is
     held >= 0, or None for none. ``config.spend_effects``: "positive" every spend into every
@@ -55,10 +62,7 @@ def positive_pairs(model, data: MarketingMixData, config) -> torch.Tensor | None
     (``model.media_pairs``, :func:`models.pooling.media_pairs`); "free" none."""
     if config.spend_effects == "free":
         return None
-    D = data.n_nodes
-    spend = torch.zeros(D, dtype=torch.bool)
-    spend[[data.node_names.index(c) for c in data.spend_names]] = True
-    pairs = spend[:, None] & ~spend[None, :]
+    pairs = spend_pairs(data)
     if config.spend_effects == "auto":
         pairs = pairs & model.media_pairs.to(torch.bool)
     return pairs if bool(pairs.any()) else None
