@@ -47,6 +47,14 @@ VARIANTS = {
     ),
     "spends_only": ({"same_period": "on"}, "same-period edges from spends only"),
     "lagged_only": ({"same_period": "off"}, "no same-period edges (daily default)"),
+    "slow_calendar": (
+        {"evidence_calendar": "slow"},
+        "trend, yearly seasonality and controls in the edge evidence, not the weekly harmonics",
+    ),
+    "no_calendar": (
+        {"evidence_calendar": "off"},
+        "no baseline columns in the edge evidence (before 0.10)",
+    ),
     "unpooled": (
         {"effect_pooling": "none"},
         "each shop's coefficients from its own data alone (no pooled prior; 0.6)",

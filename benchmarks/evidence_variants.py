@@ -58,6 +58,14 @@ VARIANTS = {
         {"evidence_even": False, "evidence_products": False},
         "linear and rank tests only",
     ),
+    "slow_calendar": (
+        {"evidence_calendar": "slow"},
+        "trend, yearly seasonality and controls in the evidence, not the weekly harmonics",
+    ),
+    "no_calendar": (
+        {"evidence_calendar": "off"},
+        "without the model's baseline columns (calendar, controls) in the evidence (before 0.10)",
+    ),
     "c2": ({"evidence_components": 2}, "two Gaussians in the alternative density"),
 }
 

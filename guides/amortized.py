@@ -37,8 +37,11 @@ from .features import edge_features
 class AmortizedGraphGuide(nn.Module):
     """``guide(values, mask, context, subsample)`` with the model's signature.
 
-    ``edge_logits(x, mask)`` gives ``(shop, edge)`` logits for any shops in one forward
-    pass (new shops need no retraining).
+    ``edge_logits(x, mask, context)`` gives ``(shop, edge)`` logits for any shops in one
+    forward pass (new shops need no retraining). ``exog``: the indices of the context
+    columns that are the evidence's always-on baseline columns (some of the model's
+    calendar and control columns, chosen by ``config.evidence_calendar``); every evidence
+    method then needs ``context``.
     """
 
     def __init__(
@@ -47,9 +50,11 @@ class AmortizedGraphGuide(nn.Module):
         n_nodes: int,
         same_period: tuple[int, ...] = (),
         rank: tuple[int, ...] = (),
+        exog: tuple[int, ...] = (),
     ):
         super().__init__()
         self.config = config
+        self.exog_cols = tuple(int(i) for i in exog)
         self.n_nodes = n_nodes
         # nodes whose current value enters later-ranked nodes' means (models.design): the
         # evidence for an edge into node j then tests lags 0..L-1 of a cause ranked before j
@@ -84,7 +89,16 @@ class AmortizedGraphGuide(nn.Module):
             "rate": np.full(self.n_nodes, self.config.prior_edge_prob),
         }
 
-    def _evidence(self, x: torch.Tensor, mask: torch.Tensor):
+    def _exog(self, context: torch.Tensor | None) -> torch.Tensor | None:
+        """The evidence's baseline columns ``(shop, time, K)`` of ``context`` (None when
+        the evidence has none)."""
+        if not self.exog_cols:
+            return None
+        if context is None:
+            raise ValueError("this guide's evidence reads the baseline columns: pass context")
+        return context[..., list(self.exog_cols)]
+
+    def _evidence(self, x: torch.Tensor, mask: torch.Tensor, context=None):
         """``(features, log_bf, z)`` of :func:`evidence.edge_evidence_stats`. With
         same-period nodes, edges into node j are tested on the design whose columns of
         the nodes ranked before j are advanced one step (lags 0..L-1 of those causes, lags
@@ -100,7 +114,11 @@ class AmortizedGraphGuide(nn.Module):
             cfg.evidence_ranks,
             cfg.evidence_baseline,
         )
-        kw = {"even": cfg.evidence_even, "products": cfg.evidence_products}
+        kw = {
+            "even": cfg.evidence_even,
+            "products": cfg.evidence_products,
+            "exog": self._exog(context),
+        }
         if not self.same_period:
             return edge_evidence_stats(x, mask, *args, **kw)
         # every design in one batched pass (guides.evidence.edge_evidence_variants); the
@@ -113,12 +131,12 @@ class AmortizedGraphGuide(nn.Module):
         which = torch.tensor([designs.index(w) for w in wanted], device=x.device)
         return edge_evidence_variants(x, mask, *args, advances=designs, which=which, **kw)[0]
 
-    def edge_stats(self, x: torch.Tensor, mask: torch.Tensor):
+    def edge_stats(self, x: torch.Tensor, mask: torch.Tensor, context=None):
         """Per-edge lag statistics ``(shop, cause, effect, F)`` and log Bayes factors
         ``(shop, cause, effect)``; ``(F = 0, None)`` when switched off."""
         cfg = self.config
         if cfg.calibrate_edges:
-            feats, bf, _ = self._evidence(x, mask)
+            feats, bf, _ = self._evidence(x, mask, context)
             return (feats if cfg.encoder_lag_features else feats[..., :0]), bf
         if not cfg.encoder_lag_features:
             return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes, 0), None
@@ -131,25 +149,28 @@ class AmortizedGraphGuide(nn.Module):
             self.prior_logit,
         )
 
-    def edge_evidence(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def edge_evidence(self, x: torch.Tensor, mask: torch.Tensor, context=None) -> torch.Tensor:
         """Untrained evidence ``(shop, cause, effect)``: the lag-test z-scores (calibrated
         guide) or the log Bayes factors (previous guide) the logits start from."""
         if self.config.calibrate_edges:
-            return self._evidence(x, mask)[2]
+            return self._evidence(x, mask, context)[2]
         _, log_bf = self.edge_stats(x, mask)
         if log_bf is None:
             return x.new_zeros(x.shape[0], self.n_nodes, self.n_nodes)
         return log_bf
 
     @torch.no_grad()
-    def calibrate(self, x: torch.Tensor, mask: torch.Tensor, chunk: int = 64) -> dict:
+    def calibrate(
+        self, x: torch.Tensor, mask: torch.Tensor, context=None, chunk: int = 64
+    ) -> dict:
         """Fit the empirical-Bayes curve on shops ``x`` ``(shop, time, node)`` (all their
         off-diagonal edges) and store it; returns the fitted parameters."""
         D = self.n_nodes
+        ctx = [None] * len(x.split(chunk)) if context is None else context.split(chunk)
         z = torch.cat(
             [
-                self.edge_evidence(a, m)
-                for a, m in zip(x.split(chunk), mask.split(chunk), strict=True)
+                self.edge_evidence(a, m, c)
+                for a, m, c in zip(x.split(chunk), mask.split(chunk), ctx, strict=True)
             ]
         )
         off = ~torch.eye(D, dtype=torch.bool)
@@ -179,11 +200,12 @@ class AmortizedGraphGuide(nn.Module):
         self.edge_offset.copy_(offset.to(self.edge_offset.device))
         return params
 
-    def edge_logits(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Edge logits ``(shop, edge)`` for shops ``x`` ``(shop, time, node)``."""
+    def edge_logits(self, x: torch.Tensor, mask: torch.Tensor, context=None) -> torch.Tensor:
+        """Edge logits ``(shop, edge)`` for shops ``x`` ``(shop, time, node)`` (``context``
+        ``(shop, time, C)``: needed when the evidence reads the baseline columns)."""
         if not self.config.calibrate_edges:
             return self.encoder(x, mask, *self.edge_stats(x, mask))
-        feats, _, z = self._evidence(x, mask)
+        feats, _, z = self._evidence(x, mask, context)
         enc = self.encoder
         base = calibration.apply_curve(z, self.curve) + self.edge_offset.to(z.device)
         base = base[:, enc.cause, enc.effect].to(x.dtype)
@@ -204,7 +226,8 @@ class AmortizedGraphGuide(nn.Module):
         with pyro.plate("shops", values.shape[0], subsample=subsample) as idx:
             if self.config.full_graph:
                 return
-            logits = self.edge_logits(values[idx], mask[idx])
+            ctx = None if context is None else context[idx]
+            logits = self.edge_logits(values[idx], mask[idx], ctx)
             tau = torch.tensor(self.config.tau, device=logits.device)
             q = dist.RelaxedBernoulli(tau, logits=logits)
             with kl_weight(self.config.lam):

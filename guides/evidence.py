@@ -15,7 +15,7 @@ from pyro_causalmmm.guides.calibration import lag_test_z
 from pyro_causalmmm.guides.features import (
     _gated_statistics,
     _lag_moments,
-    baseline_basis,
+    always_on,
     lagged_correlations,
     normal_scores,
     refined_gate,
@@ -36,6 +36,7 @@ def edge_evidence_stats(
     advance: tuple[int, ...] = (),
     even: bool = False,
     products: bool = False,
+    exog: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Everything the calibrated guide reads, without gradients, on per-shop z-scored
     series: ``(features (shop, cause, effect, lags + 2), log_bf, z)``.
@@ -53,10 +54,12 @@ def edge_evidence_stats(
     spend; :func:`_advance`); only edges into other nodes are then meaningful. With
     ``even`` the even test of :mod:`guides.nonlinear` on the normal scores (lags and
     folded scores of each cause, ``2 lags`` degrees of freedom at most) joins the
-    combination (measured gains in that module).
+    combination (measured gains in that module). ``exog`` ``(shop, time, K)``: always-on
+    columns of every regression (the model's calendar and control columns), so a weekly
+    pattern or a control shared by a cause and its effect is not read as an edge.
     """
     args = (lags, prior_scale, refinements, prior_logit, ranks, baseline)
-    return edge_evidence_variants(x, mask, *args, (advance,), even, products)[0]
+    return edge_evidence_variants(x, mask, *args, (advance,), even, products, exog=exog)[0]
 
 
 def _stacked(parts: list, D: int) -> tuple:
@@ -92,6 +95,7 @@ def edge_evidence_variants(
     even: bool = False,
     products: bool = False,
     which: torch.Tensor | None = None,
+    exog: torch.Tensor | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """:func:`edge_evidence_stats` for each design in ``advances`` (one ``advance`` each),
     computed together: the designs are stacked along the shop axis, and the raw values'
@@ -107,7 +111,9 @@ def edge_evidence_variants(
         B, _, D = x.shape
 
         def designs(series, extra=None):  # moments of every design, stacked or per effect
-            parts = [_lag_moments(series, mask, lags, baseline, a, extra) for a in advances]
+            parts = [
+                _lag_moments(series, mask, lags, baseline, a, extra, exog) for a in advances
+            ]
             return _stacked(parts, D) if which is None else _per_effect(parts, which)
 
         V = len(advances) if which is None else 1
@@ -134,7 +140,7 @@ def edge_evidence_variants(
             walds.append(_gated_statistics(*designs(ns, folded), gate, 2 * lags, prior_scale)[1])
             dof.append(torch.arange(1, 2 * lags + 1, dtype=x.dtype))
         if products and D > 2:  # products of pairs of causes (guides.nonlinear.product_wald)
-            base = baseline_basis(mask, baseline) if baseline else None
+            base = always_on(mask, baseline, exog)
             prod = product_wald(ranked(), mask, lags, prior_scale, base).to(x.dtype)
             walds.append(prod.repeat(V, 1, 1)[..., None])
             dof.append(torch.full((1,), float(D - 1), dtype=x.dtype))

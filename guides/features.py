@@ -54,6 +54,19 @@ def baseline_basis(mask: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cos(phase) * w[..., None]
 
 
+def always_on(
+    mask: torch.Tensor, baseline: int = 0, exog: torch.Tensor | None = None
+) -> torch.Tensor | None:
+    """The evidence regressions' always-on columns ``(shop, time, K)``: ``baseline``
+    slow cosines (:func:`baseline_basis`) and the ``exog`` columns (the model's own
+    baseline: calendar trend and seasonality, additive controls), 0 on padding; None
+    without any."""
+    parts = [baseline_basis(mask, baseline)] if baseline else []
+    if exog is not None and exog.shape[-1]:
+        parts.append(exog.to(torch.float64) * mask[..., None])
+    return torch.cat(parts, dim=-1) if parts else None
+
+
 def normal_scores(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Rank-based normal scores of every (shop, node) series, ``(shop, time, node)``:
     ``Phi^{-1}((rank + 1/2) / n)`` over the observed steps, ties at their mean rank (a
@@ -92,6 +105,7 @@ def _lag_moments(
     baseline: int = 0,
     advance: tuple = (),
     extra: torch.Tensor | None = None,
+    exog: torch.Tensor | None = None,
 ):
     """Sufficient statistics of the full lag regression of every effect node:
     ``G^T G`` ``(shop, effect, P, P)``, ``G^T r`` ``(shop, effect, P)``, ``r^T r`` and
@@ -100,7 +114,9 @@ def _lag_moments(
     own responses are replaced by unit-variance noise orthogonal to the design (a node's
     current value would explain itself; their statistics are not used). With ``extra``
     ``(shop, time, node)`` each node's block also holds its lags in ``extra``
-    (:func:`guides.nonlinear.paired_lag_matrix`; ``P = node * 2 lags + 1``).
+    (:func:`guides.nonlinear.paired_lag_matrix`; ``P = node * 2 lags + 1``). The
+    always-on columns of :func:`always_on` (``baseline`` slow cosines, ``exog``
+    ``(shop, time, K)`` at each scored step) follow the intercept, never gated.
 
     With every gate at 1 the design is the same for every effect, so ``X^T X`` is
     computed once per shop and shared (an expanded view)."""
@@ -110,8 +126,9 @@ def _lag_moments(
         X = lag_matrix(src, lags)
     else:
         X = paired_lag_matrix(src, _advance(extra, advance) if advance else extra, lags)
-    if baseline:
-        X = torch.cat([X, baseline_basis(mask, baseline).to(x.dtype)], dim=-1)
+    base = always_on(mask, baseline, exog)
+    if base is not None:
+        X = torch.cat([X, base.to(x.dtype)], dim=-1)
     X = X[:, lags:]  # (B, T', P)
     w = mask[:, lags:].to(x.dtype)  # (B, T')
     Xw = X * w[..., None]

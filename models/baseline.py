@@ -120,3 +120,18 @@ def fit_calendar(
     periods = default_periods(step_days, span + (step_days or 1.0), harmonics)
     basis = CalendarBasis(origin, span, bool(trend), periods)
     return basis if basis.width else None
+
+
+def evidence_columns(
+    which: str, n_context: int, n_controls: int, calendar: CalendarBasis | None
+) -> tuple[int, ...]:
+    """Indices, in the model's context ``(S-curve columns, controls, calendar)`` of
+    ``n_context`` user columns (``n_controls`` of them controls) followed by the
+    ``calendar`` columns, of the columns the edge evidence holds always on
+    (``ModelConfig.evidence_calendar``): "all" the controls and every calendar column,
+    "slow" all but the weekly harmonics, "off" none."""
+    if which == "off":
+        return ()
+    names = [] if calendar is None else calendar.names()
+    cal = [n_context + k for k, c in enumerate(names) if which == "all" or "weekly" not in c]
+    return (*range(n_context - n_controls, n_context), *cal)

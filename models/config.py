@@ -74,6 +74,14 @@ class ModelConfig:
         and combines both tests (robust to bursts, heavy tails and saturating responses).
     evidence_baseline: slow cosines (trend, slow seasonality) in every evidence
         regression, so a demand cycle that drives both a budget and GMV is not an edge.
+    evidence_calendar: which of the model's own baseline columns (``models.baseline``:
+        trend and Fourier seasonality; and the additive ``controls``) are always-on
+        columns of every evidence regression, so the lag tests ask what the model asks
+        (does cause i's history explain node j beyond j's own history, its other likely
+        parents and its baseline?). "all": every one; "slow": all but the weekly
+        harmonics (trend, yearly seasonality, controls); "off": none (before 0.10).
+        Without them a yearly cycle or a control shared by a cause and its effect reads
+        as an edge. Models saved before it existed load with "off".
     evidence_even: the evidence also runs the even test of ``guides.nonlinear`` (each
         cause's lags and folded scores as one block), so U- and V-shaped couplings that
         have no linear signal count (on the rank-based scores; see the module for the
@@ -162,6 +170,7 @@ class ModelConfig:
     evidence_lags: int = 3
     evidence_ranks: bool = True
     evidence_baseline: int = 0
+    evidence_calendar: str = "off"
     evidence_components: int = 1
     evidence_even: bool = True
     evidence_products: bool = True
@@ -197,6 +206,10 @@ class ModelConfig:
             "same_period",
             self.same_period,
             '"auto", "on", "off" or "funnel"',
+        )
+        _check(
+            self.evidence_calendar in ("all", "slow", "off"), "evidence_calendar",
+            self.evidence_calendar, '"all", "slow" or "off"',
         )
         _check(
             self.response in ("linear", "hill"), "response", self.response, '"linear" or "hill"'
@@ -236,6 +249,7 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         # a model saved before calibrated edges existed used the uncalibrated guide
         d = {"calibrate_edges": False, "evidence_even": False, "evidence_products": False, **d}
+        d = {"evidence_calendar": "off", **d}  # before 0.10: no baseline in the evidence
         # ... and one saved before the baseline existed had none (no trend, no seasons,
         # lagged edges only)
         if "seasonality" not in d:

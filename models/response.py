@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .linear import em_noise_variance, evidence_from_moments, gated_moments
@@ -80,3 +81,17 @@ def fit_response_shapes(
         model.decay[c], model.kappa[c] = d, k
         chosen[int(node)] = (float(d), float(k))
     return chosen
+
+
+def spend_cv(data) -> np.ndarray:
+    """``(shop, node)`` std / mean of each spend channel per shop of a
+    ``MarketingMixData``, in the data's units (the scaling's z-score: ``scale / loc``),
+    NaN for the other nodes and for a spend whose mean is not positive (the saturating
+    response then leaves it linear)."""
+    loc, scale = data.scaling.loc, data.scaling.scale
+    cv = np.full(loc.shape, np.nan)
+    for name in data.spend_names:
+        i = data.node_names.index(name)
+        pos = loc[:, i] > 0
+        cv[pos, i] = scale[pos, i] / loc[pos, i]
+    return cv

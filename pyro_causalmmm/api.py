@@ -26,10 +26,10 @@ from pyro_causalmmm.inference.checkpoint import Checkpointing
 from pyro_causalmmm.inference.training import FitResult, TrainConfig, fit
 from pyro_causalmmm.io import atomic_write
 from pyro_causalmmm.models import CausalMMMModel, ModelConfig, to_adjacency
-from pyro_causalmmm.models.baseline import CalendarBasis, fit_calendar
+from pyro_causalmmm.models.baseline import CalendarBasis, evidence_columns, fit_calendar
 from pyro_causalmmm.models.design import same_period_columns
 from pyro_causalmmm.models.pooling import set_effect_priors
-from pyro_causalmmm.models.response import fit_response_shapes
+from pyro_causalmmm.models.response import fit_response_shapes, spend_cv
 
 WEIGHTS_FILE = "weights.pt"
 META_FILE = "model.json"
@@ -72,7 +72,8 @@ class CausalMMM:
         self.model = CausalMMMModel(
             self.config, n_nodes, n_context - n_ctrl, n_ctrl + n_cal, same, resp, rank
         )
-        self.guide = AmortizedGraphGuide(self.config, n_nodes, same, rank)
+        exog = evidence_columns(self.config.evidence_calendar, n_context, n_ctrl, self.calendar)
+        self.guide = AmortizedGraphGuide(self.config, n_nodes, same, rank, exog)
 
     def prepare(self, data: MarketingMixData) -> tuple[torch.Tensor, ...]:
         """Everything ``fit`` does before SVI: names and scaling taken from ``data``, the
@@ -90,7 +91,7 @@ class CausalMMM:
         if self.config.calibrate_edges and not self.config.full_graph:
             # empirical Bayes before SVI: the guide's evidence curve and the model's
             # graph prior (edge rate per effect node) from every shop's edges (no labels)
-            self.edge_calibration = self.guide.calibrate(tensors[0], tensors[1])
+            self.edge_calibration = self.guide.calibrate(*tensors[:3])
             self.model.set_edge_rates(self.guide.edge_rate)
         if self.model.layout.n_resp:  # the spends' response shapes, before SVI
             p_edge = torch.tensor(self.edge_probability_array(data), dtype=torch.float32)
@@ -140,29 +141,16 @@ class CausalMMM:
         """``(shop, time, n_context + n_exog [+ node])`` float32 model context from
         user-unit context ``(shop, time, context)`` and calendar positions ``day``
         ``(shop, time)``; with the saturating response, each node's coefficient of
-        variation in ``data`` per shop last (:meth:`response_cv`)."""
+        variation in ``data`` per shop last (:func:`models.response.spend_cv`)."""
         ctx = (ctx_user - self.context_loc) / self.context_scale
         ctx = ctx[..., self._context_order()] * mask[..., None]
         if self.calendar is not None:
             cal = self.calendar.columns(day) * mask[..., None]
             ctx = np.concatenate([ctx, cal], axis=-1)
         if self.model is not None and self.model.layout.n_resp:
-            cv = np.broadcast_to(self.response_cv(data)[:, None, :], (*ctx.shape[:2], data.n_nodes))
+            cv = np.broadcast_to(spend_cv(data)[:, None, :], (*ctx.shape[:2], data.n_nodes))
             ctx = np.concatenate([ctx, cv], axis=-1)
         return torch.tensor(ctx, dtype=torch.float32)
-
-    @staticmethod
-    def response_cv(data: MarketingMixData) -> np.ndarray:
-        """``(shop, node)`` std / mean of each spend channel per shop, in the data's units
-        (the scaling's z-score: ``scale / loc``), NaN for the other nodes and for a spend
-        whose mean is not positive (the saturating response then leaves it linear)."""
-        loc, scale = data.scaling.loc, data.scaling.scale
-        cv = np.full(loc.shape, np.nan)
-        for name in data.spend_names:
-            i = data.node_names.index(name)
-            pos = loc[:, i] > 0
-            cv[pos, i] = scale[pos, i] / loc[pos, i]
-        return cv
 
     def future_context_tensor(
         self, data: MarketingMixData, future_context_user: np.ndarray
@@ -241,7 +229,7 @@ class CausalMMM:
 
     @staticmethod
     def _values_mask(data: MarketingMixData) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first two of :meth:`tensors` (what the edge evidence reads: no calendar)."""
+        """The first two of :meth:`tensors`."""
         return torch.tensor(data.scaled_values, dtype=torch.float32), torch.tensor(data.mask)
 
     # ------------------------------------------------------------------ inference
@@ -253,7 +241,6 @@ class CausalMMM:
         (measured on one core: 3.8 ms/shop at 8, 5.9 at 32, 16 at 512)."""
         self._check_fitted()
         self._check_columns(data)
-        values, mask = self._values_mask(data)
         n = data.n_nodes
         if self.config.full_graph:
             return np.broadcast_to(1 - np.eye(n), (data.n_shops, n, n)).copy()
@@ -261,10 +248,10 @@ class CausalMMM:
         if self.guide.training:
             self.guide.eval()
         with torch.no_grad():
-            for x, m in zip(values.split(chunk_size), mask.split(chunk_size), strict=True):
+            for x, m, c in self._evidence_chunks(data, chunk_size):
                 # sigmoid in float64: float32 rounds logits above ~17 to exactly 1.0, which
                 # would tie confident edges and blur their ranking
-                logits = self.guide.edge_logits(x, m).double()
+                logits = self.guide.edge_logits(x, m, c).double()
                 out.append(to_adjacency(torch.sigmoid(logits), n))
         return torch.cat(out).numpy()
 
@@ -273,13 +260,23 @@ class CausalMMM:
         closed-form statistic its logits start from (higher: more evidence; ranking only)."""
         self._check_fitted()
         self._check_columns(data)
-        values, mask = self._values_mask(data)
         n = data.n_nodes
         out = []
         with torch.no_grad():
-            for x, m in zip(values.split(chunk_size), mask.split(chunk_size), strict=True):
-                out.append(self.guide.edge_evidence(x, m).double() * (1 - torch.eye(n)))
+            for x, m, c in self._evidence_chunks(data, chunk_size):
+                out.append(self.guide.edge_evidence(x, m, c).double() * (1 - torch.eye(n)))
         return torch.cat(out).numpy()
+
+    def _evidence_chunks(self, data: MarketingMixData, chunk_size: int):
+        """``(values, mask, context)`` chunks of shops for the guide (context None unless
+        its evidence reads the model's baseline columns)."""
+        if self.guide.exog_cols:
+            values, mask, ctx = self.tensors(data)
+            yield from zip(*(t.split(chunk_size) for t in (values, mask, ctx)), strict=True)
+        else:
+            values, mask = self._values_mask(data)
+            for x, m in zip(values.split(chunk_size), mask.split(chunk_size), strict=True):
+                yield x, m, None
 
     def iter_edge_probabilities(self, data: MarketingMixData, chunk_size: int = 512):
         """Yield the long table of :meth:`edge_probabilities` chunk by chunk of shops (one

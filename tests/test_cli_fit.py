@@ -185,7 +185,23 @@ def test_effect_pooling_flag_reaches_the_model_config():
     assert model.effect_pooling == "none"
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--same-period", "x"), ("--effect-pooling", "geo")])
+def test_evidence_calendar_flag_reaches_the_model_config():
+    import argparse
+
+    from pyro_causalmmm.cli.common import add_model_arguments, configs_from_args
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    assert configs_from_args(parser.parse_args([]))[0].evidence_calendar == "off"
+    for mode in ("slow", "all"):
+        model, _ = configs_from_args(parser.parse_args(["--evidence-calendar", mode]))
+        assert model.evidence_calendar == mode
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--same-period", "x"), ("--effect-pooling", "geo"), ("--evidence-calendar", "weekly")],
+)
 def test_fit_unknown_choice_is_one_line_exit_2(tmp_path, capsys, flag, value):
     data, _ = _simulate(tmp_path)
     code = main(["fit", str(data), "--out", str(tmp_path / "o"), flag, value, *TINY])

@@ -174,6 +174,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "for daily",
     )
     group.add_argument(
+        "--evidence-calendar",
+        dest="evidence_calendar",
+        choices=("off", "slow", "all"),
+        default=None,
+        help="the model's baseline columns in the edge evidence: 'all' (trend, seasons, "
+        "controls), 'slow' (no weekly harmonics) or 'off' (default): fewer edges confounded "
+        "by the calendar, but real edges whose signal is seasonal are found less often",
+    )
+    group.add_argument(
         "--effect-pooling",
         dest="effect_pooling",
         choices=("shops", "none"),
@@ -206,6 +215,7 @@ def configs_from_args(args: argparse.Namespace):
     model_kw["evidence_products"] = getattr(args, "evidence_products", None)
     model_kw["same_period"] = getattr(args, "same_period", None)
     model_kw["effect_pooling"] = getattr(args, "effect_pooling", None)
+    model_kw["evidence_calendar"] = getattr(args, "evidence_calendar", None)
     train_kw = {
         k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "val_fraction", "patience")
     }
