@@ -47,6 +47,10 @@ VARIANTS = {
     ),
     "spends_only": ({"same_period": "on"}, "same-period edges from spends only"),
     "lagged_only": ({"same_period": "off"}, "no same-period edges (daily default)"),
+    "shared_alternative": (
+        {"evidence_alternative": "shared"},
+        "one alternative density for every effect node in the edge evidence (before 0.10)",
+    ),
     "slow_calendar": (
         {"evidence_calendar": "slow"},
         "trend, yearly seasonality and controls in the edge evidence, not the weekly harmonics",

@@ -58,6 +58,10 @@ VARIANTS = {
         {"evidence_even": False, "evidence_products": False},
         "linear and rank tests only",
     ),
+    "shared_alternative": (
+        {"evidence_alternative": "shared"},
+        "one alternative density for every effect node in the two-group model (before 0.10)",
+    ),
     "slow_calendar": (
         {"evidence_calendar": "slow"},
         "trend, yearly seasonality and controls in the evidence, not the weekly harmonics",

@@ -184,9 +184,11 @@ class AmortizedGraphGuide(nn.Module):
             # too few edges to learn a null and an edge rate (one shop, one channel): the
             # theoretical null N(0, 1), a generic alternative, the prior edge probability
             return {**self._default_params(), "note": "too few edges: prior curve kept"}
+        per_effect = getattr(self.config, "evidence_alternative", "shared") == "effect"
         params = calibration.fit_two_group(
             vals, groups, D, components=self.config.evidence_components,
             edge=pairs if per_pair else None, n_edges=D * D,
+            alt_strength=calibration.ALT_STRENGTH if per_effect else None,
         )
         curve = torch.tensor(calibration.log_odds_curve(params), dtype=torch.float64)
         self.curve.copy_(curve.to(self.curve.device))

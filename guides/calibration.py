@@ -21,7 +21,11 @@ Pure functions (no learned weights, no Pyro); the guide stores the fitted curve.
    edge rate ``pi1_j`` is per effect node ``j`` with a ``Beta(k pi1, k (1 - pi1))``
    hyperprior around the global rate (shrinkage: a node with few edges borrows from the
    rest), and optionally (the guide's default since 0.6) one level deeper, per (cause,
-   effect) pair across the shops, ``pi_ij ~ Beta(k pi1_j, k (1 - pi1_j))``. Fitted by EM
+   effect) pair across the shops, ``pi_ij ~ Beta(k pi1_j, k (1 - pi1_j))``. The
+   alternative can be per effect node too (the guide's default since 0.10): node j's
+   components are the shared ones shrunk toward its own edges (``alt_strength``
+   pseudo-edges), so the weak real edges into a node that only weak causes reach are
+   not read as null because other nodes have strong ones. Fitted by EM
    (MAP for the rates). The posterior edge probability is
    ``pi1_j f1(z) / (pi0_j f0(z) + pi1_j f1(z))`` (one minus the local false discovery rate).
 3. **Monotone by construction.** The log-odds curve is tabulated on a grid of z and made
@@ -99,6 +103,10 @@ def _t_logpdf(z: np.ndarray, mu, sd, df: float) -> np.ndarray:
 # over-confident (paper family: p ~ 1.00, 90% real).
 NULL_DFS = (math.inf,)
 
+#: pseudo-edges of the shared alternative in each effect node's own alternative
+#: (``ModelConfig.evidence_alternative = "effect"``): the strength of the rates' hyperprior
+ALT_STRENGTH = 20.0
+
 
 def fit_two_group(
     z: np.ndarray,
@@ -109,12 +117,14 @@ def fit_two_group(
     iterations: int = 300,
     edge: np.ndarray | None = None,
     n_edges: int = 0,
+    alt_strength: float | None = None,
 ) -> dict:
     """:func:`fit_two_group_df` for every null tail weight in ``NULL_DFS``; returns the fit
     of highest likelihood."""
     fits = [
         fit_two_group_df(
-            z, group, n_groups, df, components, strength, iterations, edge, n_edges
+            z, group, n_groups, df, components, strength, iterations, edge, n_edges,
+            alt_strength,
         )
         for df in NULL_DFS
     ]
@@ -131,6 +141,7 @@ def fit_two_group_df(
     iterations: int = 300,
     edge: np.ndarray | None = None,
     n_edges: int = 0,
+    alt_strength: float | None = None,
 ) -> dict:
     """Fit the two-group model of the module docstring by EM, the null a Student-t with
     ``df`` degrees of freedom (EM with its latent precision weights).
@@ -140,6 +151,13 @@ def fit_two_group_df(
     ``pi_e ~ Beta(k pi1_j, k (1 - pi1_j))`` around its group's rate, so a pair that is
     present in most shops (the same funnel step everywhere) lifts its weak-evidence edges
     and one that is rarely present lowers them. Returned as ``edge_rate`` ``(n_edges,)``.
+
+    With ``alt_strength`` ``kappa`` the alternative is per group too: group j's component
+    k has its own mean and spread, shrunk to the shared component's by ``kappa w_k``
+    pseudo-edges (``mu_jk = (sum_j r_k z + kappa w_k mu_k) / (sum_j r_k + kappa w_k)``, the
+    variance likewise), so an effect node whose real edges are all weak (the last step of
+    a funnel) is not judged against the strong edges of the others. Returned as
+    ``group_mus`` and ``group_sds`` ``(n_groups, K)``.
 
     Args:
         z: ``(edge,)`` z-scores of every off-diagonal edge of every training shop.
@@ -176,6 +194,14 @@ def fit_two_group_df(
         edge_group = np.zeros(n_edges, dtype=np.int64)
         edge_group[edge] = group
     edge_rate = None
+    g_mus, g_sds = np.tile(mus, (n_groups, 1)), np.tile(sds, (n_groups, 1))  # (G, K)
+    if alt_strength is not None:  # each group's alternative starts at its own upper tail
+        for j in range(n_groups):
+            zj = z[group == j]
+            hj = zj[zj > np.quantile(zj, 0.8)] if zj.size >= 10 else zj[:0]
+            if hj.size >= 2:
+                g_mus[j] = np.maximum(np.quantile(hj, spots), mu0 + sd0)
+                g_sds[j] = max(sd0, float(hj.std()))
     prev = -np.inf
     for _ in range(iterations):
         # E step: responsibilities of the null and of each alternative component
@@ -184,7 +210,7 @@ def fit_two_group_df(
         logk = (
             np.log(r_each)[:, None]
             + np.log(weights)[None]
-            + _normal_logpdf(z[:, None], mus[None], sds[None])
+            + _normal_logpdf(z[:, None], g_mus[group], g_sds[group])
         )  # (E, K)
         log_all = np.concatenate([log0[:, None], logk], axis=1)
         top = log_all.max(1, keepdims=True)
@@ -213,6 +239,9 @@ def fit_two_group_df(
         mus = np.maximum((rk * z[:, None]).sum(0) / wk, mu0 + 0.5 * sd0)
         sds = np.sqrt((rk * (z[:, None] - mus[None]) ** 2).sum(0) / wk)
         sds = np.maximum(sds, sd0)  # a narrower alternative would lose odds at large z
+        g_mus, g_sds = _group_alternatives(
+            z, group, n_groups, rk, mus, sds, weights, alt_strength, mu0 + 0.5 * sd0, sd0
+        )
         if abs(ll - prev) < 1e-7 * abs(ll):
             break
         prev = ll
@@ -227,7 +256,27 @@ def fit_two_group_df(
         "rate": rate,
         "global_rate": global_rate,
         "edge_rate": edge_rate,
+        **({} if alt_strength is None else {"group_mus": g_mus, "group_sds": g_sds}),
     }
+
+
+def _group_alternatives(z, group, n_groups, rk, mus, sds, weights, kappa, mu_min, sd_min):
+    """Per-group alternative components ``(G, K)`` shrunk to the shared ones by ``kappa
+    w_k`` pseudo-edges (:func:`fit_two_group_df`); the shared ones tiled when ``kappa``
+    is None."""
+    if kappa is None:
+        return np.tile(mus, (n_groups, 1)), np.tile(sds, (n_groups, 1))
+    K = rk.shape[1]
+    w = np.stack([np.bincount(group, weights=rk[:, k], minlength=n_groups) for k in range(K)], 1)
+    s1 = np.stack(
+        [np.bincount(group, weights=rk[:, k] * z, minlength=n_groups) for k in range(K)], 1
+    )
+    prior = kappa * weights[None]  # (1, K) pseudo-edges of each shared component
+    g_mus = np.maximum((s1 + prior * mus[None]) / (w + prior), mu_min)
+    dev = (z[:, None] - g_mus[group]) ** 2 * rk  # (E, K)
+    s2 = np.stack([np.bincount(group, weights=dev[:, k], minlength=n_groups) for k in range(K)], 1)
+    g_sds = np.maximum(np.sqrt((s2 + prior * sds[None] ** 2) / (w + prior)), sd_min)
+    return g_mus, g_sds
 
 
 def z_grid() -> np.ndarray:
@@ -240,13 +289,16 @@ def log_odds_curve(params: dict) -> np.ndarray:
     non-decreasing in z (running minimum from the right)."""
     z = z_grid()
     log_f0 = _t_logpdf(z, params["mu0"], params["sd0"], params.get("df0", math.inf))
-    comp = np.log(params["weights"])[:, None] + _normal_logpdf(
-        z[None], params["mus"][:, None], params["sds"][:, None]
-    )
-    top = comp.max(0)
-    log_f1 = top + np.log(np.exp(comp - top).sum(0))
     rate = np.asarray(params["rate"])
-    curve = (np.log(rate) - np.log1p(-rate))[:, None] + (log_f1 - log_f0)[None]
+    # alternative components (group, K): per group where fitted so, else the shared ones
+    mus = np.asarray(params.get("group_mus", np.tile(params["mus"], (rate.size, 1))))
+    sds = np.asarray(params.get("group_sds", np.tile(params["sds"], (rate.size, 1))))
+    comp = np.log(params["weights"])[None, :, None] + _normal_logpdf(
+        z[None, None], mus[..., None], sds[..., None]
+    )  # (G, K, GRID)
+    top = comp.max(1)
+    log_f1 = top + np.log(np.exp(comp - top[:, None]).sum(1))  # (G, GRID)
+    curve = (np.log(rate) - np.log1p(-rate))[:, None] + log_f1 - log_f0[None]
     curve = np.minimum.accumulate(curve[:, ::-1], axis=1)[:, ::-1]
     # a slope of 1e-3 per unit z: where the fitted odds are flat (a degenerate fit, or the
     # clip) edges keep the ranking of their evidence instead of tying (<= 0.05 log-odds)

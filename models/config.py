@@ -114,6 +114,13 @@ class ModelConfig:
         0.035 -> 0.972 / 0.034, Lorenz-96 F = 40 0.944 / 0.054 -> 0.943 / 0.042, paper
         0.995 / 0.032 -> 0.996 / 0.027, marketing 0.811 / 0.125 -> 0.808 / 0.123, the
         others within 0.001 / 0.002 (``benchmarks/evidence_variants.md``).
+    evidence_alternative: "effect" (default since 0.10): the two-group model's alternative
+        density (how strong a real edge's evidence is) is per effect node, shrunk to the
+        shared one by 20 pseudo-edges (``guides.calibration.fit_two_group_df``), so the
+        weak real edges into a node that only weak causes reach (the last step of a
+        funnel) are not judged against the strong edges into the other nodes; "shared":
+        one alternative for every node (before 0.10). Models saved before it existed keep
+        their stored curves and load with "shared".
     seasonality: Fourier harmonics of each seasonal period in every node's baseline
         (``models.baseline``: weekly for data with a step under a week, yearly for panels
         spanning 120 days or more); 0 switches seasonality off.
@@ -176,6 +183,7 @@ class ModelConfig:
     evidence_products: bool = True
     correction_bound: float = 0.0
     edge_rates: str = "edge"
+    evidence_alternative: str = "effect"
     seasonality: int = 2
     trend: bool = True
     same_period: str = "auto"
@@ -206,6 +214,10 @@ class ModelConfig:
             "same_period",
             self.same_period,
             '"auto", "on", "off" or "funnel"',
+        )
+        _check(
+            self.evidence_alternative in ("effect", "shared"), "evidence_alternative",
+            self.evidence_alternative, '"effect" or "shared"',
         )
         _check(
             self.evidence_calendar in ("all", "slow", "off"), "evidence_calendar",
@@ -249,7 +261,8 @@ class ModelConfig:
     def from_dict(cls, d: dict) -> ModelConfig:
         # a model saved before calibrated edges existed used the uncalibrated guide
         d = {"calibrate_edges": False, "evidence_even": False, "evidence_products": False, **d}
-        d = {"evidence_calendar": "off", **d}  # before 0.10: no baseline in the evidence
+        # before 0.10: no baseline in the evidence, one alternative density for every node
+        d = {"evidence_calendar": "off", "evidence_alternative": "shared", **d}
         # ... and one saved before the baseline existed had none (no trend, no seasons,
         # lagged edges only)
         if "seasonality" not in d:
