@@ -50,14 +50,16 @@ demo: $(STAMP)
 # 1.5 min a draw, 12 shops; a model change needs only `benchmarks/effects.py --full --methods
 # causalmmm`, about 5 min: the PyMC-Marketing rows, also those of `--pymc-shops 60`, are reused;
 # the weekly funnel's further seeds 3-8: about 10 min more, scored apart in effects.md)
-# effects_variants.py: eleven CausalMMM variants on the same draws, about 25 min (measured 2026-12-02)
+# effects_variants.py: twelve CausalMMM variants on the same draws, about 27 min (measured 2026-12-02)
+# effects_stress.py: CausalMMM defaults on twelve funnels written to break it, about 20 min
 bench: $(STAMP) $(PYMC_VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/robustness.py --full
 	$(PY) benchmarks/effects.py --full
 	$(PY) benchmarks/effects.py --full --funnels weekly --seeds 3,4,5,6,7,8
-	$(PY) benchmarks/evidence_variants.py --variants default,effect_rates,no_products,no_even,no_even_no_products,lagged_only,spends_only,funnel
-	$(PY) benchmarks/effects_variants.py --variants linear,unpooled,hill,funnel,spends_only,lagged_only,free,positive,model_covariance,draws80,positive80
+	$(PY) benchmarks/evidence_variants.py --variants default,shared_alternative,effect_rates,no_products,no_even,no_even_no_products,lagged_only,spends_only,funnel,slow_calendar,no_calendar
+	$(PY) benchmarks/effects_variants.py --variants linear,shared_alternative,unpooled,hill,funnel,spends_only,lagged_only,free,positive,model_covariance,draws80,positive80
+	$(PY) benchmarks/effects_stress.py
 	$(PY) benchmarks/decisions.py
 	$(PY) benchmarks/recovery.py --full
 	$(PY) benchmarks/forecast_bench.py --full

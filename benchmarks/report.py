@@ -586,7 +586,8 @@ def main(argv=None) -> int:
     )
     # sections measured by other scripts (kept verbatim, with their own commands)
     for extra in (
-        "evidence_variants.md", "effects_variants.md", "notes.md", "scale_out.md", "decisions.md"
+        "evidence_variants.md", "effects_variants.md", "effects_stress.md", "notes.md",
+        "scale_out.md", "decisions.md",
     ):
         path = HERE / extra
         if not q and path.exists():
