@@ -122,13 +122,19 @@ def fit_two_group(
     """:func:`fit_two_group_df` for every null tail weight in ``NULL_DFS``; returns the fit
     of highest likelihood."""
     fits = [
-        fit_two_group_df(
-            z, group, n_groups, df, components, strength, iterations, edge, n_edges,
-            alt_strength,
-        )
+        fit_two_group_df(z, group, n_groups, df, components, strength, iterations, edge, n_edges)
         for df in NULL_DFS
     ]
-    return max(fits, key=lambda f: f["loglik"])
+    shared = max(fits, key=lambda f: f["loglik"])
+    if alt_strength is None:
+        return shared
+    # per-group alternatives with the shared fit's null held: with the null free too, a
+    # flexible alternative can take over the null's mass (a panel whose z-scores pile up
+    # at one value had its null shrunk onto that pile and every other edge called real)
+    return fit_two_group_df(
+        z, group, n_groups, shared["df0"], components, strength, iterations, edge, n_edges,
+        alt_strength, null=(shared["mu0"], shared["sd0"]),
+    )
 
 
 def fit_two_group_df(
@@ -142,6 +148,7 @@ def fit_two_group_df(
     edge: np.ndarray | None = None,
     n_edges: int = 0,
     alt_strength: float | None = None,
+    null: tuple[float, float] | None = None,
 ) -> dict:
     """Fit the two-group model of the module docstring by EM, the null a Student-t with
     ``df`` degrees of freedom (EM with its latent precision weights).
@@ -157,7 +164,8 @@ def fit_two_group_df(
     pseudo-edges (``mu_jk = (sum_j r_k z + kappa w_k mu_k) / (sum_j r_k + kappa w_k)``, the
     variance likewise), so an effect node whose real edges are all weak (the last step of
     a funnel) is not judged against the strong edges of the others. Returned as
-    ``group_mus`` and ``group_sds`` ``(n_groups, K)``.
+    ``group_mus`` and ``group_sds`` ``(n_groups, K)``. ``null`` ``(mu0, sd0)`` holds the
+    null at those values (not refitted).
 
     Args:
         z: ``(edge,)`` z-scores of every off-diagonal edge of every training shop.
@@ -180,6 +188,8 @@ def fit_two_group_df(
     below = z[z <= np.quantile(z, 0.75)]
     sd0 = float(np.clip(1.4826 * np.median(np.abs(below - med)), 0.3, 5.0))
     mu0 = med
+    if null is not None:
+        mu0, sd0 = float(null[0]), float(null[1])
     hi = z[z > np.quantile(z, 0.8)]
     spots = np.linspace(0.3, 0.9, components)
     mus = np.quantile(hi, spots) if hi.size else np.full(components, 3.0)
@@ -232,8 +242,9 @@ def fit_two_group_df(
             edge_rate = np.clip(edge_rate, 1e-4, 1 - 1e-4)
         u = 1.0 if not np.isfinite(df) else (df + 1) / (df + ((z - mu0) / sd0) ** 2)
         w0 = r0.sum()
-        mu0 = float((r0 * u * z).sum() / (r0 * u).sum())
-        sd0 = float(np.clip(np.sqrt((r0 * u * (z - mu0) ** 2).sum() / w0), 0.3, 5.0))
+        if null is None:
+            mu0 = float((r0 * u * z).sum() / (r0 * u).sum())
+            sd0 = float(np.clip(np.sqrt((r0 * u * (z - mu0) ** 2).sum() / w0), 0.3, 5.0))
         wk = rk.sum(0) + 1e-9
         weights = wk / wk.sum()
         mus = np.maximum((rk * z[:, None]).sum(0) / wk, mu0 + 0.5 * sd0)
