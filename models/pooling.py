@@ -86,11 +86,8 @@ def pooled_prior(
 def media_pairs(
     gains: torch.Tensor, active: torch.Tensor, strength: float = 10.0, share: float = 0.75
 ) -> torch.Tensor:
-    """``(cause, effect)`` bool: the (cause, responder) pairs whose direct gains the panel
-    says are media-like (non-negative), for ``DecisionConfig.spend_effects="auto"``: a
-    spend into a responder, and since 0.10 a mediator into a later node too (page views ->
-    search clicks -> GMV), whose negative draws would make a channel's mediated effect
-    negative.
+    """``(cause, effect)`` bool: the (spend, responder) pairs whose direct gains the panel
+    says are media-like (non-negative), for ``DecisionConfig.spend_effects="auto"``.
 
     ``gains`` ``(shop, cause, effect)`` each shop's estimated long-run direct gain (its own
     data alone), ``active`` (bool, same shape) where the shop has the edge. With ``k+``
@@ -118,9 +115,8 @@ def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256, spends=()):
     """The pooled prior ``(mean, precision)`` ``(node, P)`` of ``model``'s coefficients
     from the panel ``x`` ``(shop, time, node)``, with the graph at ``adj`` ``(shop, cause,
     effect)`` rounded to 0/1 (an edge is in a shop's design when its probability is
-    > 0.5) and the decoder as trained, and :func:`media_pairs` ``(node, node)`` of every
-    node into the nodes that are not ``spends`` (node indices), from the same per-shop
-    estimates.
+    > 0.5) and the decoder as trained, and :func:`media_pairs` ``(node, node)`` of the
+    ``spends`` (node indices) into the other nodes from the same per-shop estimates.
     Shops are processed in chunks of ``chunk``."""
     prior = model.config.linear_prior_scale
     hard = (adj > 0.5).to(x.dtype)
@@ -137,12 +133,13 @@ def fit_pooled_prior(model, x, mask, context, adj, chunk: int = 256, spends=()):
     pairs = torch.zeros(D, D, dtype=torch.bool)
     spends = sorted(int(i) for i in spends)
     others = [j for j in range(D) if j not in spends]
-    if spends and others:  # every node (spend or mediator) into every responder
-        dirs = cause_directions(model.layout, range(D)).to(beta.dtype)  # (D, P)
-        gains = torch.einsum("cp,bjp->bcj", dirs, beta[:, others])  # (shop, D, |others|)
-        off = torch.arange(D)[:, None] != torch.as_tensor(others)[None]  # not its own lags
-        on = (hard[:, :, others] > 0) & off
-        pairs[:, torch.as_tensor(others)] = media_pairs(gains, on) & off
+    if spends and others:
+        dirs = cause_directions(model.layout, spends).to(beta.dtype)  # (C, P)
+        gains = torch.einsum("cp,bjp->bcj", dirs, beta[:, others])  # (shop, C, |others|)
+        on = hard[:, spends][:, :, others] > 0
+        pairs[torch.as_tensor(spends)[:, None], torch.as_tensor(others)[None]] = media_pairs(
+            gains, on
+        )
     return mean, prec, pairs
 
 

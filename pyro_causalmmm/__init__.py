@@ -5,7 +5,7 @@ and GMV forecasts with uncertainty. Start with :class:`CausalMMM` and
 :class:`MarketingMixData`.
 """
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 from pyro_causalmmm.data import MarketingMixData  # noqa: E402
 from pyro_causalmmm.errors import (  # noqa: E402

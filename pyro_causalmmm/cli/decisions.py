@@ -203,26 +203,21 @@ def _draws_note(draws: int, prob: float | None = None) -> None:
 
 
 def _sign_note(mmm, data, config) -> None:
-    """Which (spend, node) and (mediator, node) pairs the draws hold >= 0
-    (``--spend-effects``), one line."""
+    """Which (spend, node) pairs the draws hold >= 0 (``--spend-effects``), one line."""
     import torch
 
-    from pyro_causalmmm.decisions.chunks import positive_pairs, responder_pairs, spend_pairs
+    from pyro_causalmmm.decisions.chunks import positive_pairs, spend_pairs
 
     every = spend_pairs(data)
     if not every.any():
         return
     held = positive_pairs(mmm.model, data, config)
     held = torch.zeros_like(every) if held is None else held
-    mediated = responder_pairs(data) & ~every
-    mediated &= ~torch.tensor([n in data.spend_names for n in data.node_names])[:, None]
     names = data.node_names
     free = [f"{names[i]} -> {names[j]}" for i, j in (every & ~held).nonzero().tolist()]
-    extra = int((held & mediated).sum())
     print(
-        f"note: spend effects ({config.spend_effects}): {int((held & every).sum())} of "
-        f"{int(every.sum())} (spend, node) pairs held >= 0"
-        + (f", and {extra} of {int(mediated.sum())} (mediator, node) pairs" if extra else "")
+        f"note: spend effects ({config.spend_effects}): {int(held.sum())} of {int(every.sum())} "
+        "(spend, node) pairs held >= 0"
         + (f"; either sign: {', '.join(free)}" if 0 < len(free) <= 6 else "")
     )
 

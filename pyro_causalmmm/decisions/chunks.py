@@ -56,25 +56,16 @@ def spend_pairs(data: MarketingMixData) -> torch.Tensor:
 
 
 def positive_pairs(model, data: MarketingMixData, config) -> torch.Tensor | None:
-    """``(cause, effect)`` bool: the pairs whose long-run direct gain is held >= 0, or None
-    for none. ``config.spend_effects``: "positive" every spend into every node that is not
-    a spend; "auto" the (spend or mediator, responder) pairs the fit found media-like
+    """``(cause, effect)`` bool: the (spend, responder) pairs whose long-run direct gain is
+    held >= 0, or None for none. ``config.spend_effects``: "positive" every spend into every
+    node that is not a spend; "auto" the pairs the fit found media-like
     (``model.media_pairs``, :func:`models.pooling.media_pairs`); "free" none."""
     if config.spend_effects == "free":
         return None
+    pairs = spend_pairs(data)
     if config.spend_effects == "auto":
-        pairs = responder_pairs(data) & model.media_pairs.to(torch.bool)
-    else:
-        pairs = spend_pairs(data)
+        pairs = pairs & model.media_pairs.to(torch.bool)
     return pairs if bool(pairs.any()) else None
-
-
-def responder_pairs(data: MarketingMixData) -> torch.Tensor:
-    """``(cause, effect)`` bool: every node into every other node that is not a spend (the
-    pairs ``spend_effects="auto"`` can hold)."""
-    spend = torch.tensor([n in data.spend_names for n in data.node_names], dtype=torch.bool)
-    eye = torch.eye(len(data.node_names), dtype=torch.bool)
-    return ~spend[None, :] & ~eye
 
 
 def world_chunks(

@@ -178,10 +178,9 @@ def test_media_pairs_tell_media_from_random_signs():
 
 
 def test_fit_records_media_pairs_of_spends_into_other_nodes(tmp_path):
-    """The fit's media pairs lead into responders only (from a spend or, since 0.10, a
-    mediator; never a node's own lags), a saved model keeps them, and a model saved
-    before 0.9 (without them) loads with none, so its default decisions ("auto") are
-    those of "free"."""
+    """The fit's media pairs are (spend, responder) pairs only, a saved model keeps them,
+    and a model saved before 0.9 (without them) loads with none, so its default decisions
+    ("auto") are those of "free"."""
     from pyro_causalmmm.decisions.contributions import DecisionConfig, contributions
 
     sim = simulate_funnel_weekly(n_shops=8, length=60, seed=3)
@@ -192,9 +191,8 @@ def test_fit_records_media_pairs_of_spends_into_other_nodes(tmp_path):
     mmm.fit(data, TrainConfig(epochs=1, batch_size=8, seed=0))
     pairs = mmm.model.media_pairs
     spend = torch.tensor([n in data.spend_names for n in data.node_names])
-    assert pairs.dtype == torch.bool and pairs[spend].any()
-    eye = torch.eye(len(spend), dtype=torch.bool)
-    assert not (pairs & (spend[None, :] | eye)).any()
+    assert pairs.dtype == torch.bool and pairs.any()
+    assert not (pairs & ~(spend[:, None] & ~spend[None, :])).any()
     mmm.save(tmp_path / "m")
     assert torch.equal(CausalMMM.load(tmp_path / "m").model.media_pairs, pairs)
     as_saved_by(tmp_path / "m", "0.8.1", [], ["model.media_pairs"])
@@ -210,22 +208,3 @@ def test_fit_records_media_pairs_of_spends_into_other_nodes(tmp_path):
     old.model.media_pairs.copy_(spend[:, None] & ~spend[None, :])
     np.testing.assert_array_equal(table(old, "auto"), table(old, "positive"))
     assert not np.array_equal(table(old, "auto"), table(old, "free"))
-
-
-def test_auto_holds_the_mediator_pairs_the_fit_found_and_positive_only_spends():
-    """``positive_pairs``: "auto" is the fit's media pairs among the pairs into responders
-    (a mediator -> GMV pair included), "positive" every spend into every responder."""
-    from types import SimpleNamespace
-
-    from pyro_causalmmm.decisions.chunks import positive_pairs
-    from pyro_causalmmm.decisions.contributions import DecisionConfig
-
-    data = SimpleNamespace(node_names=["tv", "views", "gmv"], spend_names=["tv"])
-    found = torch.zeros(3, 3, dtype=torch.bool)
-    found[0, 1] = found[1, 2] = True  # tv -> views, views -> gmv
-    model = SimpleNamespace(media_pairs=found)
-    auto = positive_pairs(model, data, DecisionConfig(spend_effects="auto"))
-    assert torch.equal(auto, found)
-    positive = positive_pairs(model, data, DecisionConfig(spend_effects="positive"))
-    assert positive.nonzero().tolist() == [[0, 1], [0, 2]]
-    assert positive_pairs(model, data, DecisionConfig(spend_effects="free")) is None
