@@ -301,20 +301,24 @@ print(f"HTML report written to {path}")
 #   0.01. The next edge, `search_S -> newsletter`, has p 0.05 (it was 0.68 with
 #   same-period edges from spends only: with one brand nothing pools the evidence, and a
 #   newsletter that follows search campaigns is hard to tell from one driven by them).
-#   TV's contribution has a wide HDI (19.9M to 35.2M on 3.1M spend; 13.9M to 35.9M
+#   TV's contribution has a wide HDI (19.9M to 34.8M on 3.1M spend; 13.9M to 35.9M
 #   before 0.9, when its gain could take either sign: one brand's 3 positive gains make
 #   every spend's direct gain media-like, `spend_effects="auto"`). The other channels'
 #   edges into revenue are present in only a few graph draws (p 0.003-0.05; `p_effect`
 #   is the share of draws with a path to revenue), so their posterior is a spike at 0
-#   with a thin tail: `ooh_S` (a path in 8% of the draws) has an HDI from 0 to 15.4M,
+#   with a thin tail: `ooh_S` (a path in 8% of the draws) has an HDI from 0 to 15.2M,
 #   `print_S` (2%) an HDI of [0, 0] with a non-zero mean, the others 0.
 # * **Meridian file.** Spend -> impression edges are found in every geo (p = 1), but no
-#   edge into `conversions` is: the evidence for them is weak (median z-score about 1;
-#   spend and conversions are even negatively correlated in several geos once trend and
-#   season move both), so every contribution is 0 and the plan has no lift. That reads
-#   "these data give no evidence that the channels move conversions beyond the calendar",
-#   not "the channels do nothing": a tool that assumes every channel acts (Meridian,
-#   PyMC-Marketing) would report positive ROAS here from its priors.
+#   media edge into `conversions` is: the evidence for them is weak (median z-score about
+#   1; spend and conversions are even negatively correlated in several geos once trend and
+#   season move both; p about 0.002), so every spend's contribution is a spike at 0 (means
+#   of 0-0.3M on 12-88M of spend, HDIs from 0) and the plan's lift is small (9k, HDI
+#   -0.8k to 9k). The one edge into `conversions` with evidence is `Promo` (mean p 0.58,
+#   above 0.5 in 40% of the geos; 0 before 0.10, whose single alternative density was set
+#   by the spend -> impression edges). That reads "these data give no evidence that the
+#   channels move conversions beyond the calendar", not "the channels do nothing": a tool
+#   that assumes every channel acts (Meridian, PyMC-Marketing) would report positive ROAS
+#   here from its priors.
 #
 # In general:
 #
