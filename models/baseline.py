@@ -132,6 +132,13 @@ def evidence_columns(
     "slow" all but the weekly harmonics, "off" none."""
     if which == "off":
         return ()
-    names = [] if calendar is None else calendar.names()
-    cal = [n_context + k for k, c in enumerate(names) if which == "all" or "weekly" not in c]
+    # the period of each calendar column (None: the trend), in the order of ``columns``
+    periods = [] if calendar is None else [None] * int(calendar.trend) + [
+        p for p, k in calendar.periods for _ in range(2 * k)
+    ]
+    cal = [
+        n_context + i
+        for i, p in enumerate(periods)
+        if which == "all" or p is None or abs(p - 7.0) > 1e-9
+    ]
     return (*range(n_context - n_controls, n_context), *cal)
